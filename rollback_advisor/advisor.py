@@ -1,0 +1,93 @@
+"""The application service: one call from an incident to a ranking and a recommendation.
+
+CLI, web and eval all come through here so that they answer the same question the same way.
+The in-memory form (``advise``) serves case files; ``Advisor`` adds the store and a cached graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Settings
+from .engine import rank
+from .errors import NotFound
+from .graph import DependencyGraph
+from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
+from .policy import recommend
+
+PreviousLookup = Callable[[Change], "Change | None"]
+
+
+@dataclass(frozen=True)
+class Advice:
+    ranking: Ranking
+    recommendation: Recommendation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recommendation": self.recommendation.to_dict(), **self.ranking.to_dict()}
+
+
+def previous_in(changes: Sequence[Change]) -> PreviousLookup:
+    """A lookup of the change that preceded another on its service, over a list in memory."""
+
+    def lookup(change: Change) -> Change | None:
+        earlier = [c for c in changes
+                   if c.kind is change.kind and c.services == change.services
+                   and c.environment == change.environment and c.at < change.at
+                   and c.status is ChangeStatus.SUCCEEDED]
+        return max(earlier, key=lambda c: (c.at, c.id), default=None)
+
+    return lookup
+
+
+def advise(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
+           settings: Settings, previous: PreviousLookup | None = None) -> Advice:
+    """Rank the changes and decide; ``previous`` finds a rollback target when one is missing."""
+    ranking = rank(changes, graph, incident, settings.engine)
+    top = next((s for s in ranking.suspects if not s.after_onset), None)
+    before = None
+    if top is not None and not top.change.previous_version and previous is not None:
+        before = previous(top.change)
+    return Advice(ranking, recommend(ranking, graph, previous=before, settings=settings.policy))
+
+
+class Advisor:
+    """Answers for incidents from what the store holds; keeps the built graph between calls."""
+
+    def __init__(self, store: Any, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._graph: DependencyGraph | None = None
+
+    def graph(self) -> DependencyGraph:
+        if self._graph is None:
+            document = self.store.load_graph()
+            if document is None:
+                raise NotFound("no dependency graph is stored: run 'rollback-advisor graph load "
+                               "FILE' (or 'rollback-advisor demo')")
+            self._graph = DependencyGraph.from_document(document)
+        return self._graph
+
+    def save_graph(self, document: dict[str, Any]) -> DependencyGraph:
+        graph = DependencyGraph.from_document(document)
+        self.store.save_graph(document)
+        self._graph = graph
+        return graph
+
+    def advise(self, incident: Incident) -> Advice:
+        graph = self.graph()
+        graph.resolve(incident.target)  # fail on a bad target before touching the store
+        engine = self.settings.engine
+        changes = self.store.changes_in_window(
+            start=incident.started_at - engine.window,
+            end=incident.started_at + engine.list_after_onset,
+            environment=incident.environment)
+
+        def lookup(change: Change) -> Change | None:
+            return self.store.previous_change(service=change.services[0], kind=change.kind.value,
+                                              before=change.at,
+                                              environment=change.environment)
+
+        return advise(changes, graph, incident, self.settings, lookup)

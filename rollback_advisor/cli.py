@@ -1,0 +1,387 @@
+"""The ``rollback-advisor`` command line (DESIGN §6).
+
+Commands call the same core as the web service; an AdvisorError becomes one line on stderr and a
+non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+import yaml
+
+from .advisor import Advice, Advisor
+from .cases import case_paths, load_case
+from .config import Settings, load_settings
+from .errors import AdvisorError, InvalidInput
+from .evaluate import evaluate
+from .graph_import import load_graph_file
+from .models import Change, Incident, change_from_dict, dumps
+from .render import advice_json, advice_slack, advice_text, changes_text, suspects_text
+from .store import Store, open_store
+from .timeutil import format_utc, parse_duration, parse_when, utc_now
+
+TEXT_JSON = click.Choice(["text", "json"])
+TEXT_JSON_SLACK = click.Choice(["text", "json", "slack"])
+
+
+class _App:
+    """Per-invocation state: settings, and the store opened only when a command needs it."""
+
+    def __init__(self, config: str | None, database: str | None) -> None:
+        self.settings: Settings = load_settings(config)
+        self.database = database or self.settings.database_url
+        self._store: Store | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.database, self.settings.data_path)
+        return self._store
+
+    def advisor(self) -> Advisor:
+        return Advisor(self.store(), self.settings)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AdvisorError as exc:
+            _fail(exc.message)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", envvar="ROLLBACK_ADVISOR_CONFIG", metavar="PATH",
+              help="Configuration file (default: ./rollback-advisor.yaml if present).")
+@click.option("--database", metavar="URL", help="Store URL (overrides the config and "
+              "ROLLBACK_ADVISOR_DATABASE_URL); default: SQLite in the data directory.")
+@click.version_option(package_name="rollback-advisor")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, database: str | None) -> None:
+    """Which recent change most likely broke this endpoint, and should we roll it back?"""
+    app = _App(config, database)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+def _app() -> _App:
+    return click.get_current_context().find_object(_App)  # type: ignore[no-any-return]
+
+
+# -- graph ------------------------------------------------------------------------------------
+
+@cli.group()
+def graph() -> None:
+    """Load, show and check the dependency graph."""
+
+
+@graph.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def graph_load(path: Path, fmt: str) -> None:
+    """Store the graph from a DESIGN §2 YAML, a Backstage catalog or an edge list."""
+    document = load_graph_file(path)
+    g = _app().advisor().save_graph(document)
+    report = g.check()
+    if fmt == "json":
+        click.echo(dumps({"nodes": report.nodes, "edges": report.edges,
+                          "endpoints": report.endpoints, "unknown_nodes": report.unknown_nodes,
+                          "cycles": report.cycles}))
+        return
+    click.echo(f"stored graph from {path}: {report.nodes} nodes, {report.endpoints} endpoints, "
+               f"{report.edges} edges")
+    if not report.ok:
+        click.echo("run 'rollback-advisor graph check' for the problems found")
+
+
+@graph.command("show")
+@click.argument("node")
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def graph_show(node: str, fmt: str) -> None:
+    """Print a node's dependencies and dependants."""
+    g = _app().advisor().graph()
+    name = g.resolve(node)
+    reach = g.reach_from(name)
+    info = {"node": name, "type": g.node_type(name), "depends_on": g.dependencies(name),
+            "dependants": g.dependants(name),
+            "reaches": {n: r.hops for n, r in sorted(reach.items(), key=lambda x: x[1].hops)
+                        if n != name}}
+    if fmt == "json":
+        click.echo(dumps(info))
+        return
+    click.echo(f"{name} ({info['type']})")
+    click.echo("  depends on:  " + (", ".join(info["depends_on"]) or "-"))
+    click.echo("  dependants:  " + (", ".join(info["dependants"]) or "-"))
+    deeper = [f"{n} ({h})" for n, h in info["reaches"].items() if h > 1]
+    if deeper:
+        click.echo("  reaches:     " + ", ".join(deeper))
+
+
+@graph.command("check")
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def graph_check(fmt: str) -> None:
+    """Report unknown nodes, cycles and isolated nodes; exit 1 when a node is unknown."""
+    app = _app()
+    g = app.advisor().graph()
+    report = g.check(app.store().referenced_services())
+    if fmt == "json":
+        click.echo(dumps({"ok": report.ok, "nodes": report.nodes, "edges": report.edges,
+                          "endpoints": report.endpoints, "unknown_nodes": report.unknown_nodes,
+                          "cycles": report.cycles, "isolated": report.isolated}))
+    else:
+        click.echo(f"{report.nodes} nodes, {report.endpoints} endpoints, {report.edges} edges")
+        for node, by in sorted(report.unknown_nodes.items()):
+            click.echo(f"unknown node {node!r}, named by {', '.join(by)}")
+        for cycle in report.cycles:
+            click.echo("cycle: " + " <-> ".join(cycle))
+        if report.isolated:
+            click.echo("isolated: " + ", ".join(report.isolated))
+        if report.ok and not report.isolated:
+            click.echo("ok")
+    if report.unknown_nodes:
+        sys.exit(1)
+
+
+# -- import and changes -----------------------------------------------------------------------
+
+@cli.command("import")
+@click.argument("source", type=click.File("rb"))
+@click.option("--skip-invalid", is_flag=True,
+              help="Store the valid lines even when some are rejected.")
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
+    """Import change events from a JSON Lines file ('-' for stdin).
+
+    Every line is validated; if any is rejected nothing is stored (a batch is all or nothing)
+    unless --skip-invalid is given.
+    """
+    rejected: list[tuple[int, str]] = []
+    size = _size(source)
+
+    class _Abort(Exception):
+        pass
+
+    def valid(bar: Any) -> Iterator[Change]:
+        for number, line in enumerate(source, start=1):
+            bar.update(len(line))
+            if not line.strip():
+                continue
+            try:
+                yield change_from_dict(json.loads(line))
+            except InvalidInput as exc:
+                rejected.append((number, exc.message))
+            except (ValueError, UnicodeDecodeError) as exc:
+                rejected.append((number, f"not JSON: {exc}"))
+        if rejected and not skip_invalid:
+            raise _Abort
+
+    store = _app().store()
+    with click.progressbar(length=size or 0, label="importing", file=sys.stderr,
+                           hidden=not size or size < 1_000_000) as bar:
+        try:
+            result = store.add_changes(valid(bar))
+        except _Abort:
+            result = None
+    summary = {"inserted": result.inserted if result else 0,
+               "duplicates": result.duplicates if result else 0,
+               "rejected": len(rejected), "stored": result is not None,
+               "rejections": [{"line": n, "reason": why} for n, why in rejected]}
+    if fmt == "json":
+        click.echo(dumps(summary))
+    else:
+        for n, why in rejected:
+            click.echo(f"line {n}: {why}", err=True)
+        click.echo(f"inserted {summary['inserted']}, duplicates {summary['duplicates']}, "
+                   f"rejected {len(rejected)}")
+    if result is None:
+        _fail("nothing stored because of the rejected lines above; fix them or pass "
+              "--skip-invalid")
+
+
+def _size(stream: IO[bytes]) -> int | None:
+    try:
+        return Path(stream.name).stat().st_size if stream.name not in ("<stdin>", "-") else None
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+@cli.command("changes")
+@click.option("--service", help="Only changes to this node (global changes included).")
+@click.option("--since", help="RFC 3339, 'now', '-2h' or '2h ago'.")
+@click.option("--until", help="RFC 3339, 'now', '-2h' or '2h ago'.")
+@click.option("--kind", help="deploy, migration, config, ...")
+@click.option("--environment", help="Default: every environment.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def changes_cmd(service: str | None, since: str | None, until: str | None, kind: str | None,
+                environment: str | None, limit: int, fmt: str) -> None:
+    """List stored changes, newest first."""
+    now = utc_now()
+    found = _app().store().list_changes(
+        service=service, kind=kind, environment=environment, limit=limit,
+        since=parse_when(since, now, "--since") if since else None,
+        until=parse_when(until, now, "--until") if until else None)
+    click.echo(dumps([c.to_dict() for c in found]) if fmt == "json" else changes_text(found))
+
+
+# -- suspects and recommend -------------------------------------------------------------------
+
+def _incident(target: str, at: str, environment: str | None) -> Incident:
+    settings = _app().settings
+    return Incident(target=target, started_at=parse_when(at, utc_now(), "--at"),
+                    environment=environment or settings.environment)
+
+
+def _advise(target: str, at: str, environment: str | None, window: str | None) -> Advice:
+    app = _app()
+    if window:
+        from dataclasses import replace
+
+        engine = replace(app.settings.engine, window=parse_duration(window, "--window"))
+        app.settings = replace(app.settings, engine=engine)
+    return app.advisor().advise(_incident(target, at, environment))
+
+
+_at = click.option("--at", default="now", show_default=True,
+                   help="Onset: RFC 3339, 'now', '-15m' or '2h ago'.")
+_env = click.option("--environment", help="Default: the config's environment (production).")
+_window = click.option("--window", help="How far back to look, e.g. 24h, 3d (default 24h).")
+
+
+@cli.command("suspects")
+@click.argument("target")
+@_at
+@_window
+@_env
+@click.option("--limit", type=click.IntRange(1, 1000), help="How many suspects to show.")
+@click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
+def suspects_cmd(target: str, at: str, window: str | None, environment: str | None,
+                 limit: int | None, fmt: str) -> None:
+    """Rank the recent changes that could have broken TARGET (an endpoint or a node)."""
+    advice = _advise(target, at, environment, window)
+    n = limit or _app().settings.output.max_suspects
+    if fmt == "json":
+        data = advice.ranking.to_dict()
+        data["suspects"] = data["suspects"][:n] if limit else data["suspects"]
+        click.echo(dumps(data))
+    elif fmt == "slack":
+        click.echo(advice_slack(advice, n))
+    else:
+        click.echo(suspects_text(advice, n))
+
+
+@cli.command("recommend")
+@click.argument("target")
+@_at
+@_window
+@_env
+@click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
+def recommend_cmd(target: str, at: str, window: str | None, environment: str | None,
+                  fmt: str) -> None:
+    """Say whether to roll back, fix forward or investigate, with confidence and reasons."""
+    advice = _advise(target, at, environment, window)
+    _print_advice(advice, fmt)
+
+
+def _print_advice(advice: Advice, fmt: str) -> None:
+    n = _app().settings.output.max_suspects
+    if fmt == "json":
+        click.echo(advice_json(advice))
+    elif fmt == "slack":
+        click.echo(advice_slack(advice, n))
+    else:
+        click.echo(advice_text(advice, n))
+
+
+# -- eval -------------------------------------------------------------------------------------
+
+@cli.command("eval")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def eval_cmd(paths: tuple[str, ...], fmt: str) -> None:
+    """Score ranking and decisions on case files or folders (DESIGN §3)."""
+    cases = [load_case(p) for p in case_paths(paths)]
+    if not cases:
+        raise InvalidInput("paths", list(paths), "at least one .yaml/.yml/.json case file")
+    result = evaluate(cases, _app().settings)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    width = max(len(r["name"]) for r in result["per_case"])
+    click.echo(f"{'case':<{width}}  rank  decision     expected     conf")
+    for r in result["per_case"]:
+        rank = "-" if r["rank"] is None else str(r["rank"])
+        ok = " " if r["decision"] == r["expected_decision"] else "x"
+        click.echo(f"{r['name']:<{width}}  {rank:>4}  {r['decision']:<11}{ok} "
+                   f"{r['expected_decision']:<11}  {r['confidence']:.2f}")
+    click.echo("")
+    click.echo(f"{result['cases']} cases   {'':<14} top1   top3   mrr")
+    click.echo(f"{'engine':<24} {result['top1']:.3f}  {result['top3']:.3f}  {result['mrr']:.3f}"
+               f"   decision accuracy {result['decision_accuracy']:.3f}")
+    for name, m in result["baselines"].items():
+        click.echo(f"{'baseline ' + name:<24} {m['top1']:.3f}  {m['top3']:.3f}  {m['mrr']:.3f}")
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+@cli.command("demo")
+@click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
+def demo(fmt: str) -> None:
+    """Run the whole product on bundled data: no credentials, network or server needed.
+
+    Uses its own SQLite file (demo.db in the data directory) unless --database is given, so
+    your real store is left alone.
+    """
+    app = _app()
+    if app.database is None:
+        app.database = f"sqlite:///{app.settings.data_path / 'demo.db'}"
+    data = resources.files("rollback_advisor") / "demo"
+    incident_doc = yaml.safe_load((data / "incident.yaml").read_text(encoding="utf-8"))
+    advisor = app.advisor()
+    g = advisor.save_graph(load_graph_file(Path(str(data / "graph.yaml"))))
+    lines = (data / "changes.jsonl").read_text(encoding="utf-8").splitlines()
+    result = app.store().add_changes(change_from_dict(json.loads(x)) for x in lines if x.strip())
+    incident = Incident(target=incident_doc["target"],
+                        started_at=parse_when(incident_doc["started_at"], utc_now()),
+                        environment=incident_doc.get("environment", "production"))
+    advice = advisor.advise(incident)
+    if fmt != "text":
+        _print_advice(advice, fmt)
+        return
+    report = g.check()
+    click.echo(f"demo store: {app.database}")
+    click.echo(f"graph: {report.nodes} nodes, {report.endpoints} endpoints, {report.edges} edges"
+               f" (Train-Ticket topology)")
+    click.echo(f"changes: {result.inserted} imported, {result.duplicates} already there, "
+               f"{app.store().count_changes()} stored")
+    click.echo(f"incident: {incident_doc.get('description', '').strip()}")
+    click.echo(f"\n$ rollback-advisor recommend '{incident.target}' "
+               f"--at {format_utc(incident.started_at)}\n")
+    click.echo(advice_text(advice, app.settings.output.max_suspects))
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["cli", "datetime"]

@@ -1,0 +1,323 @@
+"""The domain: change events (DESIGN §1), incidents, suspects and recommendations.
+
+Frozen dataclasses rather than dicts so that every layer (store, engine, policy, web) agrees on
+one shape, and a bad record is rejected once, at the edge, with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from .errors import InvalidInput
+from .timeutil import format_utc, parse_rfc3339
+
+
+class ChangeKind(StrEnum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+    MIGRATION = "migration"
+    CONFIG = "config"
+    FEATURE_FLAG = "feature_flag"
+    INFRASTRUCTURE = "infrastructure"
+    PROVIDER = "provider"
+    CERTIFICATE = "certificate"
+
+
+class ChangeStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+
+
+class Decision(StrEnum):
+    ROLLBACK = "rollback"
+    FORWARD_FIX = "forward_fix"
+    INVESTIGATE = "investigate"
+
+
+GLOBAL = "*"
+DEFAULT_ENVIRONMENT = "production"
+
+_FIELDS = {"id", "kind", "service", "services", "environment", "at", "started_at", "version",
+           "previous_version", "status", "reversible", "summary", "author", "url", "source",
+           "details"}
+_TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "source")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to a live system: the canonical record every source is normalised to."""
+
+    id: str
+    kind: ChangeKind
+    services: tuple[str, ...]
+    at: datetime
+    environment: str = DEFAULT_ENVIRONMENT
+    started_at: datetime | None = None
+    version: str | None = None
+    previous_version: str | None = None
+    status: ChangeStatus = ChangeStatus.SUCCEEDED
+    reversible: bool | None = None
+    summary: str | None = None
+    author: str | None = None
+    url: str | None = None
+    source: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_global(self) -> bool:
+        return GLOBAL in self.services
+
+    @property
+    def effective_start(self) -> datetime:
+        """When the change began to take effect: a rollout's start, else its completion."""
+        return self.started_at or self.at
+
+    @property
+    def label(self) -> str:
+        """A short human name: ``deploy of checkout v1.4.2``."""
+        where = "every service" if self.is_global else ", ".join(self.services)
+        what = self.kind.value.replace("_", " ")
+        return f"{what} of {where}" + (f" {self.version}" if self.version else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The DESIGN §1 JSON form, omitting empty optional fields."""
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind.value}
+        if len(self.services) == 1 and not self.is_global:
+            out["service"] = self.services[0]
+        else:
+            out["services"] = list(self.services)
+        out["environment"] = self.environment
+        out["at"] = format_utc(self.at)
+        if self.started_at is not None:
+            out["started_at"] = format_utc(self.started_at)
+        for name in ("version", "previous_version"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        out["status"] = self.status.value
+        if self.reversible is not None:
+            out["reversible"] = self.reversible
+        for name in ("summary", "author", "url", "source"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+
+def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
+    """Validate one DESIGN §1 object and build a Change.
+
+    Raises InvalidInput naming the field, the value and what was expected, so a person can fix
+    the producer instead of guessing. ``default_id`` serves ingestion paths that derive the id.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidInput("", data, "a JSON object (a change event)")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], data[unknown[0]],
+                           f"no such field; known fields are {', '.join(sorted(_FIELDS))}")
+    change_id = data.get("id", default_id)
+    if not isinstance(change_id, str) or not change_id.strip():
+        raise InvalidInput("id", change_id, "a non-empty string (derive it as "
+                           "<source>:<external id>)")
+    kind_value = data.get("kind")
+    try:
+        kind = ChangeKind(kind_value)
+    except ValueError:
+        raise InvalidInput("kind", kind_value,
+                           "one of " + ", ".join(k.value for k in ChangeKind)) from None
+    services = _services(data)
+    at = parse_rfc3339(data.get("at"), "at") if "at" in data else None
+    if at is None:
+        raise InvalidInput("at", None, "an RFC 3339 timestamp with an offset (required)")
+    started_at = None
+    if data.get("started_at") is not None:
+        started_at = parse_rfc3339(data["started_at"], "started_at")
+        if started_at > at:
+            raise InvalidInput("started_at", data["started_at"],
+                               f"a time no later than at ({data['at']})")
+    environment = data.get("environment", DEFAULT_ENVIRONMENT)
+    if not isinstance(environment, str) or not environment:
+        raise InvalidInput("environment", environment, "a non-empty string")
+    status_value = data.get("status", ChangeStatus.SUCCEEDED.value)
+    try:
+        status = ChangeStatus(status_value)
+    except ValueError:
+        raise InvalidInput("status", status_value,
+                           "one of " + ", ".join(s.value for s in ChangeStatus)) from None
+    reversible = data.get("reversible")
+    if reversible is not None and not isinstance(reversible, bool):
+        raise InvalidInput("reversible", reversible, "true, false or null")
+    texts: dict[str, str | None] = {}
+    for name in _TEXT_FIELDS:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(name, value, "a string (quote version numbers)")
+        texts[name] = value
+    details = data.get("details")
+    details = {} if details is None else details
+    if not isinstance(details, Mapping):
+        raise InvalidInput("details", details, "a JSON object")
+    return Change(id=change_id, kind=kind, services=services, at=at, environment=environment,
+                  started_at=started_at, status=status, reversible=reversible,
+                  details=dict(details), **texts)
+
+
+def _services(data: Mapping[str, Any]) -> tuple[str, ...]:
+    has_one, has_many = data.get("service") is not None, data.get("services") is not None
+    if has_one == has_many:
+        raise InvalidInput("service", data.get("service"),
+                           "exactly one of service (a graph node) or services (a list; "
+                           '["*"] for a global change)')
+    if has_one:
+        value = data["service"]
+        if not isinstance(value, str) or not value:
+            raise InvalidInput("service", value, "a non-empty string naming a graph node")
+        return (value,)
+    values = data["services"]
+    if (not isinstance(values, list) or not values
+            or not all(isinstance(v, str) and v for v in values)):
+        raise InvalidInput("services", values, 'a non-empty list of node names, or ["*"]')
+    return tuple(dict.fromkeys(values))
+
+
+def changes_from_dicts(items: Iterable[object]) -> list[Change]:
+    """Validate a batch; any bad item rejects the whole batch (nothing half-stored)."""
+    out = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        try:
+            change = change_from_dict(item)
+        except InvalidInput as exc:
+            raise exc.within(f"changes[{index}]") from None
+        if change.id in seen:
+            raise InvalidInput(f"changes[{index}].id", change.id, "an id not repeated in the batch")
+        seen.add(change.id)
+        out.append(change)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """What the pager says: which endpoint or service broke, and when errors began."""
+
+    target: str
+    started_at: datetime
+    environment: str = DEFAULT_ENVIRONMENT
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One factor behind a suspect's score, with the figure a person can check."""
+
+    factor: str          # time | graph | prior | status | risk | scope
+    text: str
+    weight: float        # multiplicative effect on the score (1.0 = neutral)
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    """A candidate change with its score, its share of the belief and its reasons."""
+
+    change: Change
+    rank: int
+    score: float
+    probability: float
+    hops: int | None
+    path: tuple[str, ...]
+    after_onset: bool
+    unknown_service: bool
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "change": self.change.to_dict(),
+            "score": _finite(self.score),
+            "probability": round(self.probability, 4),
+            "hops": self.hops,
+            "path": list(self.path),
+            "after_onset": self.after_onset,
+            "unknown_service": self.unknown_service,
+            "reasons": [{"factor": r.factor, "text": r.text, "weight": _finite(r.weight)}
+                        for r in self.reasons],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The engine's answer: suspects best first and the belief that no change explains it."""
+
+    incident: Incident
+    suspects: tuple[Suspect, ...]
+    no_change_probability: float
+    window: timedelta
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "incident": incident_to_dict(self.incident),
+            "window_hours": self.window.total_seconds() / 3600,
+            "no_change_probability": round(self.no_change_probability, 4),
+            "suspects": [s.to_dict() for s in self.suspects],
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StackedChange:
+    """A change that a rollback of the suspect would also undo or conflict with."""
+
+    change: Change
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """rollback, forward_fix or investigate, with confidence, target and reasons (DESIGN §5)."""
+
+    decision: Decision
+    confidence: float
+    suspect: Suspect | None
+    rollback_target: str | None
+    reasons: tuple[str, ...]
+    also_affected: tuple[StackedChange, ...] = ()
+    next_questions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision.value,
+            "confidence": round(self.confidence, 4),
+            "change_id": self.suspect.change.id if self.suspect else None,
+            "rollback_target": self.rollback_target,
+            "reasons": list(self.reasons),
+            "also_affected": [{"id": s.change.id, "why": s.why} for s in self.also_affected],
+            "next_questions": list(self.next_questions),
+        }
+
+
+def incident_to_dict(incident: Incident) -> dict[str, Any]:
+    return {"target": incident.target, "started_at": format_utc(incident.started_at),
+            "environment": incident.environment}
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def dumps(obj: Any) -> str:
+    """JSON for people and machines: stable key order is left as built, datetimes as RFC 3339."""
+    return json.dumps(obj, indent=2, default=_default, ensure_ascii=False)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return format_utc(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")

@@ -1,0 +1,135 @@
+"""Text, Slack and JSON forms of the answers, shared by the CLI and the web service.
+
+The Slack form is mrkdwn meant to be pasted into an incident channel: the decision and its
+confidence first, then what/where/when/why for each top suspect, one screen at most.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from .advisor import Advice
+from .models import Change, Decision, Suspect, dumps
+from .timeutil import format_utc, humanize
+
+_HEADLINE = {Decision.ROLLBACK: "ROLL BACK", Decision.FORWARD_FIX: "FIX FORWARD",
+             Decision.INVESTIGATE: "INVESTIGATE"}
+_EMOJI = {Decision.ROLLBACK: ":rewind:", Decision.FORWARD_FIX: ":hammer_and_wrench:",
+          Decision.INVESTIGATE: ":mag:"}
+
+
+def headline(advice: Advice) -> str:
+    rec = advice.recommendation
+    head = f"{_HEADLINE[rec.decision]} ({rec.confidence:.0%} confidence)"
+    if rec.decision is Decision.ROLLBACK and rec.rollback_target:
+        head += f": {rec.rollback_target}"
+    elif rec.decision is Decision.FORWARD_FIX and rec.suspect:
+        head += f": {rec.suspect.change.id} cannot be undone"
+    return head
+
+
+def _when(change: Change, onset: datetime) -> str:
+    delta = change.at - onset
+    side = "after" if delta.total_seconds() > 0 else "before"
+    return f"{humanize(delta)} {side} onset ({format_utc(change.at)})"
+
+
+def _why(suspect: Suspect) -> str:
+    return "; ".join(r.text for r in suspect.reasons if r.factor in ("graph", "risk"))
+
+
+def advice_text(advice: Advice, max_suspects: int = 5) -> str:
+    """The terminal form: headline, reasons, then a numbered suspect list."""
+    rec, ranking = advice.recommendation, advice.ranking
+    inc = ranking.incident
+    lines = [headline(advice),
+             f"incident: {inc.target} since {format_utc(inc.started_at)} ({inc.environment})", ""]
+    lines += [f"  - {r}" for r in rec.reasons]
+    if rec.also_affected:
+        lines += ["", "a rollback also affects:"] + [f"  - {s.change.id}: {s.why}"
+                                                    for s in rec.also_affected]
+    if rec.next_questions:
+        lines += ["", "check next:"] + [f"  - {q}" for q in rec.next_questions]
+    lines += ["", suspects_text(advice, max_suspects)]
+    if ranking.warnings:
+        lines += ["", "warnings:"] + [f"  ! {w}" for w in ranking.warnings]
+    return "\n".join(lines)
+
+
+def suspects_text(advice: Advice, max_suspects: int = 5) -> str:
+    ranking = advice.ranking
+    shown = ranking.suspects[:max_suspects]
+    if not shown:
+        return (f"no changes in the {humanize(ranking.window)} before onset "
+                f"(no-change hypothesis {ranking.no_change_probability:.0%})")
+    lines = [f"suspects (no-change hypothesis {ranking.no_change_probability:.0%}; "
+             f"{len(ranking.suspects)} candidates):"]
+    for s in shown:
+        c = s.change
+        mark = "  [after onset]" if s.after_onset else ""
+        lines.append(f"{s.rank:>3}. {s.probability:>4.0%}  {c.id}  {c.label}{mark}")
+        lines.append(f"        when: {_when(c, ranking.incident.started_at)}")
+        lines.append(f"        why:  {_why(s)}")
+        extra = " · ".join(x for x in (c.summary, c.author and f"by {c.author}", c.url) if x)
+        if extra:
+            lines.append(f"        {extra}")
+    hidden = len(ranking.suspects) - len(shown)
+    if hidden > 0:
+        lines.append(f"     ... and {hidden} more (--limit to show them)")
+    return "\n".join(lines)
+
+
+def advice_slack(advice: Advice, max_suspects: int = 5) -> str:
+    """Slack mrkdwn: decision first, then the top suspects; fits one screen."""
+    rec, ranking = advice.recommendation, advice.ranking
+    inc = ranking.incident
+    lines = [f"{_EMOJI[rec.decision]} *{_escape(headline(advice))}*",
+             f"*Incident:* `{_escape(inc.target)}` since {_slack_time(inc.started_at)} "
+             f"({_escape(inc.environment)})"]
+    lines.append("*Why:* " + _escape(rec.reasons[0]))
+    if rec.decision is Decision.FORWARD_FIX and rec.reasons:
+        lines.append("*Blocked:* " + _escape(rec.reasons[-1]))
+    if rec.also_affected:
+        lines.append("*A rollback also undoes:* " + ", ".join(
+            f"`{_escape(s.change.id)}`" for s in rec.also_affected))
+    for q in rec.next_questions[:4]:
+        lines.append(f"• {_escape(q)}")
+    lines.append(f"*Top suspects* (no change: {ranking.no_change_probability:.0%})")
+    for s in ranking.suspects[:max_suspects]:
+        c = s.change
+        title = _escape(c.label)
+        if c.url:
+            title = f"<{c.url}|{title}>"
+        after = " _after onset_" if s.after_onset else ""
+        lines.append(f"{s.rank}. *{title}* {s.probability:.0%} `{_escape(c.id)}`{after}")
+        who = f" by {_escape(c.author)}" if c.author else ""
+        lines.append(f"      {_escape(_when(c, inc.started_at))}{who}")
+        lines.append(f"      _{_escape(_why(s))}_")
+    if not ranking.suspects:
+        lines.append("_no changes in the window_")
+    return "\n".join(lines)
+
+
+def advice_json(advice: Advice) -> str:
+    return dumps(advice.to_dict())
+
+
+def changes_text(changes: Sequence[Change]) -> str:
+    if not changes:
+        return "no changes"
+    rows = [(format_utc(c.at), c.kind.value, ",".join(c.services), c.status.value, c.id,
+             c.version or "") for c in changes]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("  ".join(v.ljust(widths[i]) if i < 5 else v for i, v in enumerate(r))
+                     .rstrip() for r in rows)
+
+
+def _slack_time(dt: datetime) -> str:
+    # Slack renders <!date^...> in each reader's own time zone, with the UTC text as fallback.
+    return f"<!date^{int(dt.timestamp())}^{{time}} {{date_short}}|{format_utc(dt)}> " \
+           f"({dt.strftime('%H:%M')} UTC)"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,346 @@
+"""The store: change events, the graph and sync cursors, in SQLite or PostgreSQL.
+
+One SQLAlchemy Core code path serves both: SQLite in a data directory by default (WAL mode, so
+readers never wait for an import), PostgreSQL by URL when several service instances share one
+store. The schema is migrated with Alembic on open.
+
+Writes are idempotent by change id (``INSERT ... ON CONFLICT DO NOTHING ... RETURNING``), so a
+redelivered or re-imported event is counted as a duplicate, never stored twice, even when two
+writers race. A batch is one transaction: an error while it is read stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from ..errors import StoreError
+from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
+from .schema import change_services, changes, graphs, store_meta, sync_cursors
+
+DEFAULT_FILE = "rollback-advisor.db"
+CHUNK = 1000
+_MAX_ROLLOUT = "max_rollout_us"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What a write did: new ids, ids whose content changed, and ids already stored as is."""
+
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+
+    def __add__(self, other: ImportResult) -> ImportResult:
+        return ImportResult(self.inserted + other.inserted, self.updated + other.updated,
+                            self.duplicates + other.duplicates)
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / DEFAULT_FILE}"
+
+
+def open_store(url: str | None, data_dir: Path | None = None) -> Store:
+    """Open (and migrate) the store at ``url``, or the SQLite file in ``data_dir``."""
+    if url is None:
+        if data_dir is None:
+            raise StoreError("no database URL and no data directory given")
+        url = default_url(Path(data_dir))
+    return Store(url)
+
+
+def _us(dt: datetime) -> int:
+    return int(dt.timestamp() * 1_000_000) if dt.tzinfo else int(
+        dt.replace(tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def _now_us() -> int:
+    return _us(datetime.now(UTC))
+
+
+class Store:
+    """Changes, the graph and cursors behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(f"not a database URL: {url!r} (expected e.g. sqlite:///path.db or "
+                             "postgresql+psycopg://user@host/db)") from None
+        self.url = parsed
+        self.shown_url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StoreError(f"unsupported database {self.shown_url}: use SQLite or PostgreSQL")
+        if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(parsed, future=True, pool_pre_ping=True,
+                                                **({"connect_args": {"connect_timeout": 5}}
+                                                   if self.dialect == "postgresql" else {}))
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreError(f"cannot open {self.shown_url}: driver missing ({exc}); for "
+                             "PostgreSQL: pip install 'rollback-advisor[postgres]'") from None
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        from .migrate import upgrade
+
+        try:
+            upgrade(self.engine)
+        except OperationalError as exc:
+            self.engine.dispose()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreError(f"cannot open the store at {self.shown_url}: {reason}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def add_changes(self, items: Iterable[Change], *, update: bool = False) -> ImportResult:
+        """Store changes in one transaction; existing ids are duplicates (or updated when
+        ``update`` and their content differs). An exception from ``items`` stores nothing."""
+        try:
+            with self.engine.begin() as conn:
+                return self._write(conn, items, update)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_reason(exc)}") from None
+
+    def sync_batch(self, source: str, items: Sequence[Change],
+                   cursor: dict[str, Any]) -> ImportResult:
+        """Upsert a connector's batch and save its cursor atomically: a crash between the two
+        can neither lose a change (cursor ahead) nor repeat one (cursor behind is harmless)."""
+        try:
+            with self.engine.begin() as conn:
+                result = self._write(conn, items, True)
+                self._save_cursor(conn, source, cursor)
+                return result
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_reason(exc)}") from None
+
+    def write_changes(self, conn: Connection, items: Iterable[Change], *,
+                      update: bool = False) -> ImportResult:
+        """Store changes inside a transaction the caller holds (e.g. with a raw delivery)."""
+        return self._write(conn, items, update)
+
+    def _write(self, conn: Connection, items: Iterable[Change], update: bool) -> ImportResult:
+        total = ImportResult()
+        longest = 0
+        for chunk in _chunks(items, CHUNK):
+            rows = {c.id: c for c in chunk}  # last one wins within a chunk
+            now = _now_us()
+            values = [_row(c, now) for c in rows.values()]
+            longest = max([longest] + [v["at_us"] - v["start_us"] for v in values])
+            stmt = self._insert(changes).on_conflict_do_nothing(
+                index_elements=["id"]).returning(changes.c.id)
+            inserted = set(conn.execute(stmt, values).scalars())
+            new = [rows[i] for i in inserted]
+            if new:
+                conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
+            rest = [rows[i] for i in rows if i not in inserted]
+            updated = 0
+            if update and rest:
+                updated = self._update(conn, rest, now)
+            total = total + ImportResult(len(inserted), updated, len(rest) - updated
+                                         + len(chunk) - len(rows))
+        if longest:
+            self._raise_max_rollout(conn, longest)
+        return total
+
+    def _update(self, conn: Connection, items: list[Change], now: int) -> int:
+        current = dict(conn.execute(select(changes.c.id, changes.c.doc)
+                                    .where(changes.c.id.in_([c.id for c in items]))).all())
+        changed = [c for c in items if current.get(c.id) != _doc(c)]
+        for c in changed:
+            row = _row(c, now)
+            conn.execute(update(changes).where(changes.c.id == c.id).values(
+                {k: v for k, v in row.items() if k != "id"}))
+            conn.execute(delete(change_services).where(change_services.c.change_id == c.id))
+            conn.execute(change_services.insert(), _service_rows(c))
+        return len(changed)
+
+    def _raise_max_rollout(self, conn: Connection, value: int) -> None:
+        stmt = self._insert(store_meta).values(key=_MAX_ROLLOUT, value=value)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": func.max(store_meta.c.value, value)}
+            if self.dialect == "sqlite" else
+            {"value": func.greatest(store_meta.c.value, value)}))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def changes_in_window(self, *, start: datetime, end: datetime,
+                          environment: str) -> list[Change]:
+        """Changes that took effect at or after ``start`` and began by ``end``.
+
+        The scan is bounded on the indexed effect time: a change that began by ``end`` took
+        effect by ``end`` plus the longest rollout ever stored.
+        """
+        with self.engine.connect() as conn:
+            longest = conn.execute(select(store_meta.c.value).where(
+                store_meta.c.key == _MAX_ROLLOUT)).scalar() or 0
+            end_us = _us(end)
+            stmt = select(changes.c.doc).where(
+                changes.c.environment == environment,
+                changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
+            if longest:
+                stmt = stmt.where(changes.c.start_us <= end_us)
+            return [_from_doc(d) for d in conn.execute(stmt).scalars()]
+
+    def list_changes(self, *, service: str | None = None, kind: str | None = None,
+                     environment: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int = 50,
+                     offset: int = 0) -> list[Change]:
+        """Stored changes, newest first; a service filter includes global changes."""
+        stmt = select(changes.c.doc)
+        conds = []
+        if service is not None:
+            ids = select(change_services.c.change_id).where(
+                change_services.c.service == service)
+            conds.append(or_(changes.c.id.in_(ids), changes.c.is_global))
+        if kind is not None:
+            try:
+                conds.append(changes.c.kind == ChangeKind(kind).value)
+            except ValueError:
+                from ..errors import InvalidInput
+
+                raise InvalidInput("kind", kind, "one of " + ", ".join(
+                    k.value for k in ChangeKind)) from None
+        if environment is not None:
+            conds.append(changes.c.environment == environment)
+        if since is not None:
+            conds.append(changes.c.at_us >= _us(since))
+        if until is not None:
+            conds.append(changes.c.at_us <= _us(until))
+        stmt = stmt.where(*conds).order_by(changes.c.at_us.desc(), changes.c.id.desc())
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.limit(limit).offset(offset)).scalars()
+            return [_from_doc(d) for d in rows]
+
+    def get_change(self, change_id: str) -> Change | None:
+        with self.engine.connect() as conn:
+            doc = conn.execute(select(changes.c.doc).where(changes.c.id == change_id)).scalar()
+        return _from_doc(doc) if doc is not None else None
+
+    def previous_change(self, *, service: str, kind: str, before: datetime,
+                        environment: str) -> Change | None:
+        """The last succeeded change of this kind to ``service`` before ``before``: what a
+        rollback returns to when the suspect does not say."""
+        stmt = (select(changes.c.doc)
+                .join(change_services, change_services.c.change_id == changes.c.id)
+                .where(change_services.c.service == service,
+                       change_services.c.environment == environment,
+                       change_services.c.kind == kind,
+                       change_services.c.at_us < _us(before),
+                       changes.c.status == ChangeStatus.SUCCEEDED.value)
+                .order_by(change_services.c.at_us.desc(), changes.c.id.desc()).limit(1))
+        with self.engine.connect() as conn:
+            doc = conn.execute(stmt).scalar()
+        return _from_doc(doc) if doc is not None else None
+
+    def count_changes(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(changes)).scalar() or 0)
+
+    def referenced_services(self) -> list[str]:
+        """Every node a stored change names (for ``graph check``)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(change_services.c.service).distinct()
+                                     .where(change_services.c.service != GLOBAL)).scalars())
+
+    # -- graph and cursors ------------------------------------------------------------------
+
+    def save_graph(self, document: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(graphs))
+            conn.execute(graphs.insert().values(id=1, document=json.dumps(document),
+                                                updated_us=_now_us()))
+
+    def load_graph(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            text = conn.execute(select(graphs.c.document).where(graphs.c.id == 1)).scalar()
+        return json.loads(text) if text is not None else None
+
+    def get_cursor(self, source: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            text = conn.execute(select(sync_cursors.c.cursor)
+                                .where(sync_cursors.c.source == source)).scalar()
+        return json.loads(text) if text is not None else None
+
+    def _save_cursor(self, conn: Connection, source: str, cursor: dict[str, Any]) -> None:
+        text = json.dumps(cursor, sort_keys=True, default=str)
+        stmt = self._insert(sync_cursors).values(source=source, cursor=text,
+                                                 updated_us=_now_us())
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _chunks(items: Iterable[Change], size: int) -> Iterator[list[Change]]:
+    chunk: list[Change] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _doc(change: Change) -> str:
+    return json.dumps(change.to_dict(), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def _row(change: Change, now: int) -> dict[str, Any]:
+    return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
+            "at_us": _us(change.at), "start_us": _us(change.effective_start),
+            "status": change.status.value, "is_global": change.is_global,
+            "source": change.source, "doc": _doc(change), "ingested_us": now}
+
+
+def _service_rows(change: Change) -> list[dict[str, Any]]:
+    return [{"change_id": change.id, "service": s, "kind": change.kind.value,
+             "environment": change.environment, "at_us": _us(change.at)}
+            for s in change.services]
+
+
+def _from_doc(doc: str) -> Change:
+    from ..models import change_from_dict
+
+    return change_from_dict(json.loads(doc))
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return (str(orig) if orig is not None else str(exc)).strip().splitlines()[0]
+
+
+__all__ = ["ImportResult", "Store", "default_url", "open_store"]

@@ -1,0 +1,116 @@
+"""The store's tables (SQLAlchemy Core), shared by the store and its Alembic migrations.
+
+Times are integer microseconds since the epoch (UTC): the same type and the same index order on
+SQLite and PostgreSQL, so one query serves both and window scans stay index range scans.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+changes = Table(
+    "changes", metadata,
+    Column("id", String(512), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("environment", String(128), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    # started_at, else at: the engine's window reaches back to the rollout start
+    Column("start_us", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_global", Boolean, nullable=False),
+    Column("source", String(128)),
+    # the DESIGN §1 document, as stored; re-derived fields above are for indexes only
+    Column("doc", Text, nullable=False),
+    Column("ingested_us", BigInteger, nullable=False),
+    Index("ix_changes_env_at", "environment", "at_us"),
+)
+
+change_services = Table(
+    "change_services", metadata,
+    Column("change_id", String(512), ForeignKey("changes.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("service", String(512), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("environment", String(128), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_change_services_lookup", "service", "environment", "kind", "at_us"),
+    Index("ix_change_services_at", "service", "at_us"),
+)
+
+graphs = Table(
+    "graphs", metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one graph per store
+    Column("document", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+store_meta = Table(
+    "store_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+sync_cursors = Table(
+    "sync_cursors", metadata,
+    Column("source", String(128), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+# -- the HTTP service (migration 0002) ---------------------------------------------------------
+
+hooks = Table(
+    "hooks", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("mapping", Text, nullable=False),  # JSON {repo: node}
+    Column("environment", String(128)),
+    # the hook's secret is HMAC(server key, id:nonce): only the nonce is stored
+    Column("nonce", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False),  # SHA-256 hex of the whole token
+    Column("scope", String(16), nullable=False),
+    Column("name", String(256)),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("hook_id", String(64), ForeignKey("hooks.id"), nullable=False),
+    # the sender's delivery id (X-GitHub-Delivery, CloudEvents id, ...) or the body's SHA-256:
+    # UNIQUE per hook, so a redelivery racing the first one stores nothing
+    Column("delivery_key", String(256), nullable=False),
+    Column("event", String(128), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON, secrets removed
+    Column("body", LargeBinary, nullable=False),
+    Column("outcome", String(16), nullable=False),  # stored
+    Column("change_ids", Text, nullable=False),  # JSON list
+    UniqueConstraint("hook_id", "delivery_key", name="uq_deliveries_hook_key"),
+    Index("ix_deliveries_hook_received", "hook_id", "received_us"),
+)

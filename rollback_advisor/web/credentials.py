@@ -1,0 +1,75 @@
+"""API tokens and hook secrets: how they are made, stored and checked (no Flask here).
+
+- An API token is ``ra_<id>_<secret>``. Only SHA-256 of the whole token is stored: tokens are
+  256-bit random, so a fast hash is as good as a slow one (nothing to brute-force), and the id
+  lets the check fetch one row and compare digests in constant time.
+- A hook's secret is never stored. It is ``HMAC-SHA256(server key, "<hook id>:<nonce>")``
+  (base64url), with the server key from the config (``server.secret_key: {$env: ...}``) and
+  only the nonce in the database. Verifying GitHub's ``X-Hub-Signature-256`` needs the secret
+  itself, which this re-derives per delivery; a stolen database alone yields no secret, and
+  rotating the server key invalidates every hook secret at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+TOKEN_PREFIX = "ra_"
+SCOPES = ("read", "admin")
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly minted token: ``token`` is shown once and then only its hash exists."""
+
+    id: str
+    token: str
+    token_hash: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def mint_token() -> NewToken:
+    token_id = secrets.token_hex(6)
+    token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    return NewToken(token_id, token, hash_token(token))
+
+
+def token_id_of(token: str) -> str | None:
+    """The id part of a well-formed token, else None (the caller answers 401)."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    token_id, sep, rest = token[len(TOKEN_PREFIX):].partition("_")
+    if not sep or not rest or len(token_id) != 12:
+        return None
+    return token_id
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(token), stored_hash)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def hook_secret(server_key: str | None, hook_id: str, nonce: str) -> str:
+    """Derive a hook's secret; the same inputs always give the same secret."""
+    if not server_key:
+        raise ConfigError("server.secret_key is not set: hooks need a server key to derive their "
+                          "secrets (set server.secret_key: {$env: ROLLBACK_ADVISOR_SECRET_KEY} "
+                          "and export a long random value)")
+    mac = hmac.new(server_key.encode("utf-8"), f"{hook_id}:{nonce}".encode(), hashlib.sha256)
+    return "whsec_" + base64.urlsafe_b64encode(mac.digest()).decode("ascii").rstrip("=")
+
+
+def new_hook_id() -> str:
+    return "h_" + secrets.token_hex(8)

@@ -1,0 +1,186 @@
+"""The command line through Click's runner: every command and format, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from rollback_advisor.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_CASES = ROOT.parent / "shared" / "cases"
+CASE = ROOT / "tests" / "fixtures" / "cases" / "online-boutique-payment-deploy.yaml"
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke the CLI against a fresh SQLite store in tmp_path; returns the Click result."""
+    monkeypatch.setenv("ROLLBACK_ADVISOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ROLLBACK_ADVISOR_CONFIG", raising=False)
+    monkeypatch.delenv("ROLLBACK_ADVISOR_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def loaded(run, tmp_path: Path):
+    """A store holding the Online Boutique case's graph and changes."""
+    case = yaml.safe_load(CASE.read_text())
+    (tmp_path / "graph.yaml").write_text(yaml.safe_dump(case["graph"]))
+    (tmp_path / "changes.jsonl").write_text(
+        "\n".join(json.dumps(c) for c in case["changes"]) + "\n")
+    assert run("graph", "load", "graph.yaml").exit_code == 0
+    result = run("import", "changes.jsonl")
+    assert result.exit_code == 0, result.output
+    return case
+
+
+def test_demo_runs_on_bundled_data(run) -> None:
+    """`demo` stores the bundled organisation and recommends a rollback of its culprit."""
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    expect = yaml.safe_load((ROOT / "rollback_advisor" / "demo" / "incident.yaml").read_text())
+    assert "ROLL BACK" in result.output
+    assert expect["expect"]["culprit"] in result.output
+    again = run("demo", "--format", "json")
+    data = json.loads(again.output)
+    assert data["recommendation"]["change_id"] == expect["expect"]["culprit"]
+    assert data["recommendation"]["decision"] == "rollback"
+    assert run("demo", "--format", "slack").output.startswith(":rewind: *ROLL BACK")
+
+
+def test_import_counts_and_idempotence(run, loaded, tmp_path: Path) -> None:
+    """Re-importing the same file inserts nothing and counts duplicates."""
+    result = run("import", "changes.jsonl", "--format", "json")
+    data = json.loads(result.output)
+    assert data["inserted"] == 0 and data["duplicates"] == len(loaded["changes"])
+
+
+def test_import_rejections_store_nothing(run, tmp_path: Path) -> None:
+    """A file with bad lines names each line and reason, stores nothing and exits non-zero;
+    --skip-invalid stores the good lines."""
+    good = {"id": "g1", "kind": "deploy", "service": "a", "at": "2026-11-20T10:00:00Z"}
+    lines = [json.dumps(good), "{not json", json.dumps({**good, "id": "g2",
+                                                        "at": "2026-11-20T10:00:00"}),
+             json.dumps({**good, "id": "g3"})]
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines) + "\n")
+    result = run("import", "bad.jsonl")
+    assert result.exit_code == 1
+    assert "line 2: not JSON" in result.output
+    assert "line 3: at: got '2026-11-20T10:00:00', expected a timestamp with a UTC offset" \
+        in result.output
+    assert "nothing stored" in result.output
+    assert run("changes", "--format", "json").output.strip() == "[]"
+    result = run("import", "bad.jsonl", "--skip-invalid", "--format", "json")
+    data = json.loads(result.output)
+    assert (data["inserted"], data["rejected"]) == (2, 2)
+    assert [r["line"] for r in data["rejections"]] == [2, 3]
+
+
+def test_import_from_stdin(run) -> None:
+    """`import -` reads JSON Lines from standard input."""
+    line = json.dumps({"id": "s1", "kind": "config", "services": ["*"],
+                       "at": "2026-11-20T10:00:00Z"})
+    result = run("import", "-", input=line + "\n")
+    assert result.exit_code == 0 and "inserted 1" in result.output
+
+
+def test_changes_filters_and_formats(run, loaded) -> None:
+    """`changes` filters by service and time, as text and as JSON."""
+    result = run("changes", "--service", "paymentservice", "--format", "json")
+    assert [c["id"] for c in json.loads(result.output)] == ["d-payment-143", "d-payment-142"]
+    text = run("changes", "--since", "2026-11-20T13:00:00Z", "--until",
+               "2026-11-20T14:10:00Z").output
+    assert "d-ad-77" in text and "d-email-9" not in text and "d-payment-143" not in text
+
+
+def test_suspects_every_format(run, loaded) -> None:
+    """`suspects` ranks the culprit first in text, JSON and Slack forms."""
+    args = ("suspects", "frontend:POST /cart/checkout", "--at", "2026-11-20T14:05:00Z")
+    text = run(*args).output
+    assert text.splitlines()[1].split()[2] == "d-payment-142"
+    data = json.loads(run(*args, "--format", "json").output)
+    assert data["suspects"][0]["change"]["id"] == "d-payment-142"
+    assert data["suspects"][0]["reasons"][2]["text"].startswith("2 hops")
+    slack = run(*args, "--format", "slack").output
+    assert "d-payment-142" in slack and "<!date^" in slack
+
+
+def test_recommend_every_format(run, loaded) -> None:
+    """`recommend` says roll back paymentservice to v1.4.1 and names the later hotfix."""
+    args = ("recommend", "POST /cart/checkout", "--at", "2026-11-20T14:05:00Z")
+    text = run(*args).output
+    assert text.startswith("ROLL BACK") and "paymentservice v1.4.1" in text
+    data = json.loads(run(*args, "--format", "json").output)
+    assert data["recommendation"]["decision"] == "rollback"
+    assert data["recommendation"]["also_affected"][0]["id"] == "d-payment-143"
+    slack = run(*args, "--format", "slack").output
+    assert slack.startswith(":rewind: *ROLL BACK") and len(slack.splitlines()) <= 25
+
+
+def test_relative_times_and_window(run, loaded) -> None:
+    """`--at` takes relative forms; a short window leaves the old changes out."""
+    result = run("suspects", "frontend", "--at", "now", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(run("suspects", "frontend", "--at", "2026-11-20T14:05:00Z",
+                          "--window", "1h", "--format", "json").output)
+    assert "d-email-9" not in [s["change"]["id"] for s in data["suspects"]]
+
+
+def test_graph_commands(run, loaded) -> None:
+    """`graph show` prints dependencies and dependants; `graph check` flags unknown nodes."""
+    show = run("graph", "show", "checkoutservice").output
+    assert "paymentservice" in show and "frontend" in show
+    data = json.loads(run("graph", "show", "checkoutservice", "--format", "json").output)
+    assert "frontend" in data["dependants"]
+    assert run("graph", "check").exit_code == 0
+    line = json.dumps({"id": "u1", "kind": "deploy", "service": "brand-new",
+                       "at": "2026-11-20T10:00:00Z"})
+    run("import", "-", input=line)
+    result = run("graph", "check", "--format", "json")
+    assert result.exit_code == 1
+    assert "brand-new" in json.loads(result.output)["unknown_nodes"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("suspects", "nowhere", "--at", "now"), "not a node of the dependency graph"),
+    (("suspects", "frontend", "--at", "yesterday-ish"), "--at: got 'yesterday-ish'"),
+    (("suspects", "frontend", "--window", "forever"), "--window: got 'forever'"),
+    (("eval", "no-such-dir"), "an existing case file or folder"),
+    (("--config", "missing.yaml", "changes"), "cannot read config missing.yaml"),
+    (("--database", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x", "changes"), "127.0.0.1"),
+])
+def test_errors_are_one_line(run, loaded, args, message) -> None:
+    """Errors are one actionable line on stderr with exit code 1, never a traceback."""
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output and "hunter2" not in result.output
+
+
+def test_suspects_without_graph(run) -> None:
+    """Asking before any graph is loaded says how to load one."""
+    result = run("suspects", "frontend")
+    assert result.exit_code == 1 and "graph load" in result.output
+
+
+def test_eval_json_and_text(run) -> None:
+    """`eval` prints the DESIGN §3 object with both baselines, and a table."""
+    result = run("eval", str(CASE.parent), "--format", "json")
+    data = json.loads(result.output)
+    assert set(data) == {"cases", "top1", "top3", "mrr", "decision_accuracy", "per_case",
+                         "baselines"}
+    assert set(data["baselines"]) == {"recency", "same_service"}
+    assert set(data["per_case"][0]) == {"name", "culprit", "rank", "decision",
+                                        "expected_decision", "confidence", "ranking"}
+    text = run("eval", str(CASE)).output
+    assert "baseline recency" in text and "online-boutique-payment-deploy" in text

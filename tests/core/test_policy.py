@@ -1,0 +1,104 @@
+"""DESIGN §5: rollback names its target and what it also undoes; forward_fix says what cannot
+be undone; investigate lists what to check next."""
+
+from __future__ import annotations
+
+from rollback_advisor.engine import rank
+from rollback_advisor.graph import DependencyGraph
+from rollback_advisor.models import Decision, Incident
+from rollback_advisor.policy import PolicySettings, recommend
+
+from .factories import ONSET, make_change
+
+DOC = {"services": {
+    "web": {"endpoints": {"GET /orders": {"depends_on": ["orders"]}}, "depends_on": ["orders"]},
+    "orders": {"depends_on": ["orders-db", "stripe"]},
+    "orders-db": {"type": "datastore"}, "stripe": {"type": "provider"}, "lonely": {},
+}}
+GRAPH = DependencyGraph.from_document(DOC)
+INCIDENT = Incident(target="web:GET /orders", started_at=ONSET)
+
+
+def advise(changes, previous=None, **policy):
+    ranking = rank(changes, GRAPH, INCIDENT)
+    return recommend(ranking, GRAPH, previous=previous, settings=PolicySettings(**policy))
+
+
+def test_rollback_names_target_and_stacked_changes() -> None:
+    """A confident reversible deploy is rolled back to its previous version; a later deploy of
+    the same service and a coupled reversible migration are named."""
+    deploy = make_change(id="d1", service="orders", minutes_before=8)
+    migration = make_change(id="m1", kind="migration", service="orders-db", minutes_before=7,
+                            summary="CREATE INDEX orders_created ON orders(created_at)",
+                            reversible=True)
+    hotfix = make_change(id="d2", service="orders", minutes_before=-20, version="v3",
+                         previous_version="v2")
+    rec = advise([deploy, migration, hotfix])
+    assert rec.decision is Decision.ROLLBACK
+    assert rec.suspect.change.id == "d1"
+    assert rec.rollback_target == "orders v1"
+    assert {s.change.id for s in rec.also_affected} == {"d2", "m1"}
+    assert 0.5 <= rec.confidence <= 1
+
+
+def test_coupled_irreversible_migration_blocks_rollback() -> None:
+    """A deploy whose coupled migration dropped a column cannot be safely rolled back."""
+    deploy = make_change(id="d1", service="orders", minutes_before=6)
+    migration = make_change(id="m1", kind="migration", service="orders-db", minutes_before=30,
+                            summary="harmless-looking", reversible=False,
+                            details={"sql": "ALTER TABLE orders DROP COLUMN coupon"})
+    rec = advise([deploy, migration], min_confidence=0.3)
+    assert rec.decision is Decision.FORWARD_FIX
+    assert "m1" in rec.reasons[-1] and "drops column orders.coupon" in rec.reasons[-1]
+
+
+def test_forward_fix_for_irreversible_kinds() -> None:
+    """Provider changes, expired certificates and destructive migrations are fixed forward."""
+    cases = [
+        make_change(id="p", kind="provider", service="stripe", minutes_before=5),
+        make_change(id="t", kind="certificate", service="orders", minutes_before=3),
+        make_change(id="m", kind="migration", service="orders-db", minutes_before=5,
+                    summary="DROP TABLE legacy_orders"),
+        make_change(id="d", service="orders", minutes_before=5, details={
+            "data_format_changed": True}),
+    ]
+    for change in cases:
+        rec = advise([change])
+        assert rec.decision is Decision.FORWARD_FIX, change.id
+        assert rec.rollback_target is None
+        assert rec.reasons[-1].startswith("cannot roll back: ")
+
+
+def test_missing_previous_version_uses_history_or_refuses() -> None:
+    """Without previous_version the preceding change gives the target; without either, no
+    rollback is proposed for a deploy, while a config change can still be reverted."""
+    deploy = make_change(id="d1", service="orders", minutes_before=5, previous_version=None)
+    earlier = make_change(id="d0", service="orders", minutes_before=600, version="v0.9")
+    rec = advise([deploy], previous=earlier)
+    assert rec.decision is Decision.ROLLBACK and rec.rollback_target == "orders v0.9 (from d0)"
+    assert advise([deploy]).decision is Decision.FORWARD_FIX
+    config = make_change(id="c1", kind="config", service="orders", minutes_before=5,
+                         version=None, previous_version=None)
+    rec = advise([config])
+    assert rec.decision is Decision.ROLLBACK and "before c1" in rec.rollback_target
+
+
+def test_investigate_lists_next_questions() -> None:
+    """With no confident suspect the advice is investigate, with specific questions."""
+    far = make_change(id="m-old", kind="migration", service="orders-db", minutes_before=20 * 60)
+    off = make_change(id="x", service="lonely", minutes_before=4)
+    rec = advise([far, off])
+    assert rec.decision is Decision.INVESTIGATE
+    text = "\n".join(rec.next_questions)
+    assert "Heavy migration? m-old" in text
+    assert "stripe" in text                      # the provider on the path
+    assert "Certificate expiry?" in text
+    assert "outside the 24 h window" in text
+    assert 0 <= rec.confidence <= 1
+
+
+def test_no_changes_at_all() -> None:
+    """An empty window is an investigate with full confidence that no change did it."""
+    rec = advise([])
+    assert rec.decision is Decision.INVESTIGATE and rec.suspect is None
+    assert rec.confidence == 1.0

@@ -1,0 +1,144 @@
+"""The store on SQLite and on PostgreSQL: idempotent writes, atomic batches, window queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rollback_advisor.errors import StoreError
+from rollback_advisor.models import Change, change_from_dict
+from rollback_advisor.store import Store, open_store
+
+T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def make(i: int, **extra: object) -> Change:
+    data = {"id": f"c{i}", "kind": "deploy", "service": "svc", "at": (T0 + timedelta(
+        minutes=10 * i)).isoformat(), "version": f"v{i}"}
+    if "services" in extra:
+        del data["service"]
+    data.update(extra)
+    return change_from_dict(data)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = open_store(None, tmp_path / "data")
+    else:
+        s = open_store(request.getfixturevalue("postgres_url"))
+    yield s
+    s.close()
+
+
+def test_sqlite_file_in_data_dir_uses_wal(tmp_path: Path) -> None:
+    """The default store is a SQLite file in the data directory, in WAL mode."""
+    s = open_store(None, tmp_path / "d")
+    with s.engine.connect() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    s.close()
+    assert (tmp_path / "d" / "rollback-advisor.db").is_file() and mode == "wal"
+
+
+def test_idempotent_by_id(store: Store) -> None:
+    """Re-adding the same ids inserts nothing and counts duplicates."""
+    assert store.add_changes([make(1), make(2)]).inserted == 2
+    again = store.add_changes([make(1), make(2), make(3)])
+    assert (again.inserted, again.duplicates) == (1, 2)
+    assert store.count_changes() == 3
+
+
+def test_update_only_when_content_differs(store: Store) -> None:
+    """With update=True a changed record is rewritten; an identical one is a duplicate."""
+    store.add_changes([make(1), make(2)])
+    result = store.add_changes([make(1, status="failed"), make(2)], update=True)
+    assert (result.updated, result.duplicates) == (1, 1)
+    assert store.get_change("c1").status.value == "failed"
+
+
+def test_failed_batch_stores_nothing(store: Store) -> None:
+    """An error while a batch is being read rolls the whole batch back."""
+    def items() -> Iterator[Change]:
+        yield make(1)
+        yield make(2)
+        raise ValueError("line 3 is bad")
+
+    with pytest.raises(ValueError):
+        store.add_changes(items())
+    assert store.count_changes() == 0
+
+
+def test_large_batch_in_chunks(store: Store) -> None:
+    """Batches larger than one chunk are counted exactly, duplicates within included."""
+    many = [make(i) for i in range(2500)]
+    assert store.add_changes(many + many[:10]).inserted == 2500
+    assert store.count_changes() == 2500
+
+
+def test_window_query_bounds_and_environment(store: Store) -> None:
+    """The window returns changes effective inside it, of one environment, and a long
+    rollout that began inside it but finished after its end."""
+    store.add_changes([make(i) for i in range(10)] + [
+        make(20, environment="staging", at=(T0 + timedelta(minutes=30)).isoformat()),
+        make(21, at=(T0 + timedelta(hours=5)).isoformat(),
+             started_at=(T0 + timedelta(minutes=25)).isoformat())])
+    got = store.changes_in_window(start=T0 + timedelta(minutes=15),
+                                  end=T0 + timedelta(minutes=45), environment="production")
+    assert sorted(c.id for c in got) == ["c2", "c21", "c3", "c4"]
+
+
+def test_previous_change_and_listing(store: Store) -> None:
+    """previous_change finds the last succeeded change of the service; list_changes filters
+    by service (globals included), kind and time, newest first."""
+    store.add_changes([make(1), make(2, status="failed"), make(3),
+                       make(4, kind="config", services=["*"]),
+                       make(5, service="other")])
+    prev = store.previous_change(service="svc", kind="deploy", before=make(3).at,
+                                 environment="production")
+    assert prev is not None and prev.id == "c1"
+    assert [c.id for c in store.list_changes(service="svc")] == ["c4", "c3", "c2", "c1"]
+    assert [c.id for c in store.list_changes(kind="config")] == ["c4"]
+    assert [c.id for c in store.list_changes(since=make(3).at, until=make(4).at)] == ["c4",
+                                                                                     "c3"]
+    assert sorted(store.referenced_services()) == ["other", "svc"]
+
+
+def test_changes_round_trip(store: Store) -> None:
+    """What comes out is what went in, details and all."""
+    c = make(1, started_at=(T0 - timedelta(minutes=5)).isoformat(), reversible=False,
+             details={"sql": "DROP TABLE x", "files": ["a.py"]}, summary="ünïcode")
+    store.add_changes([c])
+    assert store.get_change("c1") == c
+
+
+def test_graph_and_cursor(store: Store) -> None:
+    """The graph document and a sync cursor round-trip; a sync batch stores both at once."""
+    assert store.load_graph() is None and store.get_cursor("gh") is None
+    store.save_graph({"services": {"a": {"depends_on": ["b"]}}})
+    assert store.load_graph() == {"services": {"a": {"depends_on": ["b"]}}}
+    result = store.sync_batch("gh", [make(1)], {"since": "x"})
+    assert result.inserted == 1 and store.get_cursor("gh") == {"since": "x"}
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    """Opening an existing store migrates nothing and keeps what it holds."""
+    open_store(None, tmp_path).add_changes([make(1)])
+    assert open_store(None, tmp_path).count_changes() == 1
+
+
+def test_unreachable_postgres_is_one_clear_error() -> None:
+    """A server that does not answer gives a StoreError naming the URL, password hidden."""
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql+psycopg://u:hunter2@127.0.0.1:1/x")
+    assert "127.0.0.1:1" in info.value.message and "hunter2" not in info.value.message
+
+
+def test_bad_url() -> None:
+    """Only SQLite and PostgreSQL URLs are accepted."""
+    with pytest.raises(StoreError, match="unsupported database"):
+        open_store("mysql://x@localhost/db")
+    with pytest.raises(StoreError, match="not a database URL"):
+        open_store("::nonsense::")
