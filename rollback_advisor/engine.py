@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .graph import DependencyGraph
+from .graph import DependencyGraph, Reach
 from .models import Change, ChangeKind, ChangeStatus, Incident, Ranking, Reason, Suspect
 from .sqlrisk import change_text, destructive_operations
 from .timeutil import humanize
@@ -66,11 +66,17 @@ class EngineSettings:
     destructive_risk: float = 3.0
     wide_risk: float = 1.5
     wide_threshold: int = 3
+    max_listed: int = 100
 
 
 def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
          settings: EngineSettings | None = None) -> Ranking:
-    """Rank every candidate change of the incident's environment and window."""
+    """Rank every candidate change of the incident's environment and window.
+
+    Two passes: every candidate gets its number (cheap arithmetic, the whole window feeds the
+    normalisation), then only the ``max_listed`` best live ones and every after-onset one are
+    explained in words, which is where the time goes on a busy day.
+    """
     settings = settings or EngineSettings()
     target = graph.resolve(incident.target)
     onset = incident.started_at
@@ -78,33 +84,42 @@ def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
     latest = onset + settings.list_after_onset
     reach = graph.reach_from(target)
     callers = graph.dependants_of(target)
-    scored: list[tuple[tuple[object, ...], _Scored]] = []
+    scored: list[tuple[tuple[object, ...], Change, float]] = []
     warnings: list[str] = []
+    live_total = 0.0
     for change in changes:
         if change.environment != incident.environment:
             continue
         if change.at < earliest or change.effective_start > latest:
             continue
-        item = _score(change, graph, target, reach, callers, onset, settings)
-        if item.unknown:
-            warnings.append(f"{change.id} names {', '.join(item.unknown)}, not in the "
+        time_weight, after_onset = _time_weight(change, onset, settings)
+        fit = _graph_fit(change, graph, reach, callers, settings)
+        if fit.unknown:
+            warnings.append(f"{change.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
+        score = (settings.kind_prior.get(change.kind, 1.0) * _risk_product(change, settings)
+                 * time_weight * fit.weight)
+        if not after_onset:
+            live_total += score
         # live first, by score; ties by time (closer to onset first), then id
-        key = (item.after_onset, -item.score, -change.at.timestamp(), change.id)
-        scored.append((key, item))
-    scored.sort(key=lambda pair: pair[0])
-    live_total = sum(item.score for _, item in scored if not item.after_onset)
+        scored.append(((after_onset, -score, -change.at.timestamp(), change.id), change, score))
+    scored.sort(key=lambda item: item[0])
+    live = [item for item in scored if not item[0][0]]
+    listed = live[: settings.max_listed] + [item for item in scored if item[0][0]]
     denominator = settings.no_change_score + live_total
-    suspects = tuple(
-        Suspect(change=item.change, rank=i + 1, score=item.score,
-                probability=0.0 if item.after_onset else item.score / denominator,
-                hops=item.hops, path=item.path, after_onset=item.after_onset,
-                unknown_service=bool(item.unknown), reasons=item.reasons)
-        for i, (_, item) in enumerate(scored)
-    )
-    return Ranking(incident=incident, suspects=suspects,
+    suspects = []
+    for i, (_, change, score) in enumerate(listed):
+        item = _score(change, graph, target, reach, callers, onset, settings)
+        suspects.append(Suspect(
+            change=change, rank=i + 1, score=score,
+            probability=0.0 if item.after_onset else score / denominator, hops=item.hops,
+            path=item.path, after_onset=item.after_onset, unknown_service=bool(item.unknown),
+            reasons=item.reasons))
+    return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=settings.no_change_score / denominator,
-                   window=settings.window, warnings=tuple(warnings))
+                   window=settings.window, warnings=tuple(warnings), candidates=len(scored),
+                   unlisted_probability=sum(score for _, _, score in live[settings.max_listed:])
+                   / denominator)
 
 
 @dataclass
@@ -118,23 +133,34 @@ class _Scored:
     reasons: tuple[Reason, ...]
 
 
-def _score(change: Change, graph: DependencyGraph, target: str, reach: Mapping[str, object],
+@dataclass(frozen=True, slots=True)
+class _GraphFit:
+    """Where a change sits relative to the target; ``relation`` picks the words."""
+
+    weight: float
+    hops: int | None
+    path: tuple[str, ...]
+    unknown: tuple[str, ...]
+    relation: str  # global | reach | unknown | caller | unrelated
+
+
+def _score(change: Change, graph: DependencyGraph, target: str, reach: Mapping[str, Reach],
            callers: frozenset[str], onset: datetime, settings: EngineSettings) -> _Scored:
     reasons: list[Reason] = []
     prior = settings.kind_prior.get(change.kind, 1.0)
     reasons.append(Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
                           prior))
-    time_weight, after_onset, time_text = _time(change, onset, settings)
-    reasons.append(Reason("time", time_text, time_weight))
-    graph_weight, hops, path, unknown, graph_text = _graph(change, graph, target, reach, callers,
-                                                           settings)
-    reasons.append(Reason("graph", graph_text, graph_weight))
+    time_weight, after_onset = _time_weight(change, onset, settings)
+    reasons.append(Reason("time", _time_text(change, onset, settings), time_weight))
+    fit = _graph_fit(change, graph, reach, callers, settings)
+    reasons.append(Reason("graph", _graph_text(fit, change, graph, target), fit.weight))
     risk = 1.0
     for factor, text in _risks(change, settings):
         risk *= factor
         reasons.append(Reason("risk", text, factor))
-    score = prior * risk * time_weight * graph_weight
-    return _Scored(change, score, after_onset, hops, path, unknown, tuple(reasons))
+    score = prior * risk * time_weight * fit.weight
+    return _Scored(change, score, after_onset, fit.hops, fit.path, list(fit.unknown),
+                   tuple(reasons))
 
 
 def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
@@ -147,26 +173,35 @@ def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -
     return near + tail
 
 
-def _time(change: Change, onset: datetime, settings: EngineSettings) -> tuple[float, bool, str]:
-    verb = _VERBS.get(change.kind, "took effect")
+def _lag(change: Change, onset: datetime, settings: EngineSettings) -> tuple[timedelta, bool]:
+    """The lag f_time is read at, and whether the change began after the onset."""
     start = change.effective_start
     if start > onset + settings.clock_skew:
-        after = humanize(start - onset)
-        return (time_density(0.0, change.kind, settings), True,
-                f"{verb} {after} after onset: cannot have caused it (a mitigation?)")
+        return timedelta(0), True
+    if change.at > onset and change.started_at is not None:  # rollout in progress at onset
+        return max(onset - start, timedelta(0)), False
+    return max(onset - change.at, timedelta(0)), False
+
+
+def _time_weight(change: Change, onset: datetime, settings: EngineSettings
+                 ) -> tuple[float, bool]:
+    lag, after = _lag(change, onset, settings)
+    return time_density(lag.total_seconds() / HOUR, change.kind, settings), after
+
+
+def _time_text(change: Change, onset: datetime, settings: EngineSettings) -> str:
+    verb = _VERBS.get(change.kind, "took effect")
+    lag, after = _lag(change, onset, settings)
+    if after:
+        return (f"{verb} {humanize(change.effective_start - onset)} after onset: cannot have "
+                "caused it (a mitigation?)")
     if change.at > onset and change.started_at is not None:
-        lag = max(onset - start, timedelta(0))
-        return (time_density(lag.total_seconds() / HOUR, change.kind, settings), False,
-                f"rollout in progress at onset: started {humanize(lag)} before, finished "
+        return (f"rollout in progress at onset: started {humanize(lag)} before, finished "
                 f"{humanize(change.at - onset)} after")
-    lag = onset - change.at
-    if lag < timedelta(0):
-        text = f"{verb} {humanize(lag)} after onset, within the {humanize(settings.clock_skew)}" \
-               " clock-skew allowance"
-        lag = timedelta(0)
-    else:
-        text = f"{verb} {humanize(lag)} before onset"
-    return time_density(lag.total_seconds() / HOUR, change.kind, settings), False, text
+    if change.at > onset:
+        return (f"{verb} {humanize(change.at - onset)} after onset, within the "
+                f"{humanize(settings.clock_skew)} clock-skew allowance")
+    return f"{verb} {humanize(lag)} before onset"
 
 
 _VERBS = {ChangeKind.DEPLOY: "deployed", ChangeKind.ROLLBACK: "rolled back",
@@ -181,35 +216,57 @@ def hop_weight(hops: int, settings: EngineSettings) -> float:
     return settings.hop_floor + (1 - settings.hop_floor) * settings.hop_decay ** hops
 
 
-def _graph(change: Change, graph: DependencyGraph, target: str, reach: Mapping[str, object],
-           callers: frozenset[str], settings: EngineSettings
-           ) -> tuple[float, int | None, tuple[str, ...], list[str], str]:
-    if change.is_global or any(s in graph.global_nodes for s in change.services):
-        what = "every service" if change.is_global else ", ".join(
-            s for s in change.services if s in graph.global_nodes) + " (shared infrastructure)"
-        return (hop_weight(1, settings), 1, (target, "*"), [],
-                f"global change: reaches {what}, so the target too (counted as 1 hop)")
-    best: tuple[int, tuple[str, ...]] | None = None
+def _graph_fit(change: Change, graph: DependencyGraph, reach: Mapping[str, Reach],
+               callers: frozenset[str], settings: EngineSettings) -> _GraphFit:
+    """g: reachable by hops > unknown node > caller of the target > unrelated."""
+    if change.is_global or not graph.global_nodes.isdisjoint(change.services):
+        return _GraphFit(hop_weight(1, settings), 1, (), (), "global")
+    best: Reach | None = None
     for service in change.services:
         r = reach.get(service)
-        if r is not None and (best is None or r.hops < best[0]):  # type: ignore[attr-defined]
-            best = (r.hops, r.path)  # type: ignore[attr-defined]
-    unknown = [s for s in change.services if not graph.is_declared(s)]
+        if r is not None and (best is None or r.hops < best.hops):
+            best = r
+    unknown = tuple(s for s in change.services if s not in graph.declared)
     if best is not None:
-        hops, path = best
-        if hops == 0:
-            text = f"changes {graph.owner(target)}, the target's own service"
-        else:
-            text = f"{hops} hop{'s' if hops > 1 else ''}: {' -> '.join(path)}"
-        return hop_weight(hops, settings), hops, path, unknown, text
+        return _GraphFit(hop_weight(best.hops, settings), best.hops, best.path, unknown,
+                         "reach")
     if unknown and len(unknown) == len(change.services):
-        return (settings.unknown_node_weight, None, (), unknown,
-                f"{', '.join(unknown)} not in the dependency graph: distance unknown")
-    if any(s in callers for s in change.services):
-        return (settings.caller_weight, None, (), unknown,
-                f"{', '.join(change.services)} calls the target: a dependant, not a dependency")
-    return (settings.unrelated_weight, None, (), unknown,
-            f"the target does not depend on {', '.join(change.services)}")
+        return _GraphFit(settings.unknown_node_weight, None, (), unknown, "unknown")
+    if not callers.isdisjoint(change.services):
+        return _GraphFit(settings.caller_weight, None, (), unknown, "caller")
+    return _GraphFit(settings.unrelated_weight, None, (), unknown, "unrelated")
+
+
+def _graph_text(fit: _GraphFit, change: Change, graph: DependencyGraph, target: str) -> str:
+    if fit.relation == "global":
+        what = "every service" if change.is_global else ", ".join(
+            s for s in change.services if s in graph.global_nodes) + " (shared infrastructure)"
+        return f"global change: reaches {what}, so the target too (counted as 1 hop)"
+    if fit.relation == "reach":
+        if fit.hops == 0:
+            return f"changes {graph.owner(target)}, the target's own service"
+        return f"{fit.hops} hop{'s' if fit.hops != 1 else ''}: {' -> '.join(fit.path)}"
+    names = ", ".join(fit.unknown if fit.relation == "unknown" else change.services)
+    if fit.relation == "unknown":
+        return f"{names} not in the dependency graph: distance unknown"
+    if fit.relation == "caller":
+        return f"{names} calls the target: a dependant, not a dependency"
+    return f"the target does not depend on {names}"
+
+
+def _risk_product(change: Change, settings: EngineSettings) -> float:
+    """The risk factors' product without their words; only risky changes pay for _risks."""
+    if (change.status is ChangeStatus.SUCCEEDED and change.kind in _PLAIN_KINDS
+            and "rollout_percentage" not in change.details):
+        return 1.0
+    product = 1.0
+    for factor, _ in _risks(change, settings):
+        product *= factor
+    return product
+
+
+_PLAIN_KINDS = frozenset({ChangeKind.DEPLOY, ChangeKind.ROLLBACK, ChangeKind.PROVIDER,
+                          ChangeKind.CERTIFICATE})
 
 
 def _risks(change: Change, settings: EngineSettings) -> list[tuple[float, str]]:

@@ -55,6 +55,7 @@ class DependencyGraph:
         for node, data in digraph.nodes(data=True):
             if data.get("type") == ENDPOINT:
                 self._endpoint_names.setdefault(data["endpoint"], []).append(node)
+        self.declared = frozenset(n for n, d in digraph.nodes(data=True) if d.get("declared"))
         # Bounded so a long-running service does not grow with every target ever asked about.
         self._reach_cache: OrderedDict[str, dict[str, Reach]] = OrderedDict()
         self._dependants_cache: OrderedDict[str, frozenset[str]] = OrderedDict()
@@ -92,7 +93,7 @@ class DependencyGraph:
         return node in self.g
 
     def is_declared(self, node: str) -> bool:
-        return bool(node in self.g and self.g.nodes[node].get("declared"))
+        return node in self.declared
 
     def node_type(self, node: str) -> str:
         return str(self.g.nodes[node].get("type", SERVICE)) if node in self.g else "unknown"

@@ -260,12 +260,16 @@ class Ranking:
     no_change_probability: float
     window: timedelta
     warnings: tuple[str, ...] = ()
+    candidates: int = 0  # every change considered; suspects lists the best of them
+    unlisted_probability: float = 0.0  # what the candidates not listed hold together
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "incident": incident_to_dict(self.incident),
             "window_hours": self.window.total_seconds() / 3600,
+            "candidates": self.candidates,
             "no_change_probability": round(self.no_change_probability, 4),
+            "unlisted_probability": round(self.unlisted_probability, 4),
             "suspects": [s.to_dict() for s in self.suspects],
             "warnings": list(self.warnings),
         }

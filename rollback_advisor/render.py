@@ -64,7 +64,7 @@ def suspects_text(advice: Advice, max_suspects: int = 5) -> str:
         return (f"no changes in the {humanize(ranking.window)} before onset "
                 f"(no-change hypothesis {ranking.no_change_probability:.0%})")
     lines = [f"suspects (no-change hypothesis {ranking.no_change_probability:.0%}; "
-             f"{len(ranking.suspects)} candidates):"]
+             f"{ranking.candidates} candidates):"]
     for s in shown:
         c = s.change
         mark = "  [after onset]" if s.after_onset else ""
@@ -74,7 +74,7 @@ def suspects_text(advice: Advice, max_suspects: int = 5) -> str:
         extra = " · ".join(x for x in (c.summary, c.author and f"by {c.author}", c.url) if x)
         if extra:
             lines.append(f"        {extra}")
-    hidden = len(ranking.suspects) - len(shown)
+    hidden = ranking.candidates - len(shown)
     if hidden > 0:
         lines.append(f"     ... and {hidden} more (--limit to show them)")
     return "\n".join(lines)

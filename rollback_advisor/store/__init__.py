@@ -204,7 +204,7 @@ class Store:
                 changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
             if longest:
                 stmt = stmt.where(changes.c.start_us <= end_us)
-            return [_from_doc(d) for d in conn.execute(stmt).scalars()]
+            return [_from_doc(d) for d in conn.execute(stmt).scalars().all()]
 
     def list_changes(self, *, service: str | None = None, kind: str | None = None,
                      environment: str | None = None, since: datetime | None = None,
@@ -333,9 +333,18 @@ def _service_rows(change: Change) -> list[dict[str, Any]]:
 
 
 def _from_doc(doc: str) -> Change:
-    from ..models import change_from_dict
-
-    return change_from_dict(json.loads(doc))
+    """Rebuild a stored change without validating it again: it was validated on the way in,
+    and the window query decodes thousands of these per recommendation."""
+    d = json.loads(doc)
+    services = (d["service"],) if "service" in d else tuple(d["services"])
+    started = d.get("started_at")
+    return Change(id=d["id"], kind=ChangeKind(d["kind"]), services=services,
+                  at=datetime.fromisoformat(d["at"]), environment=d["environment"],
+                  started_at=datetime.fromisoformat(started) if started else None,
+                  version=d.get("version"), previous_version=d.get("previous_version"),
+                  status=ChangeStatus(d["status"]), reversible=d.get("reversible"),
+                  summary=d.get("summary"), author=d.get("author"), url=d.get("url"),
+                  source=d.get("source"), details=d.get("details") or {})
 
 
 def _reason(exc: SQLAlchemyError) -> str:
