@@ -11,11 +11,13 @@ dict rather than a naming convention or entry-point scan so that a grep finds ev
 and importing it costs nothing: a connector module (and its vendor library) is imported only when
 a config section asks for it.
 
-A connector class offers ``from_config(section, context) -> instance``: it validates its raw
-config section (``Settings.connectors[name]``, secrets already resolved) into a frozen dataclass,
-rejecting unknown keys with a ``ConfigError`` naming ``connectors.<name>.<key>``, and builds
-itself from that plus an optional injected vendor client (``context.clients[name]``). A class
-without ``from_config`` is called as ``Class(section)``.
+A connector class offers ``from_config(section, context, *, name) -> instance``: it validates
+its raw config section (``Settings.connectors[name]``, secrets already resolved, the common keys
+below removed) into a frozen dataclass, rejecting unknown keys with a ``ConfigError`` naming
+``connectors.<name>.<key>``, and builds itself from that plus an optional injected vendor client
+(``context.clients[name]``). ``connectors.vcs.common.Section`` does the key checking. A class
+without ``from_config`` is called as ``Class(section)``. Its ``name`` attribute is the section
+name, which is also the key its sync cursor is stored under.
 
 Which sections run, and what "explicit" means
 ---------------------------------------------
@@ -53,6 +55,9 @@ from .base import ChangeSource, ConnectorUnavailable
 REGISTRY: dict[str, str] = {
     "github": "connectors.github:GitHubConnector",
     "gitlab": "connectors.gitlab:GitLabConnector",
+    "migrations": "connectors.migrations:MigrationHistoryConnector",
+    "providers": "connectors.providers:ProviderConnector",
+    "certificates": "connectors.certificates:CertificateConnector",
 }
 
 # Keys every section may carry, handled by the registry and removed before validation.
@@ -77,15 +82,6 @@ class ConnectorContext:
     warn: Callable[[str], None] = lambda message: None
 
 
-def connector_kind(name: str, section: Mapping[str, Any]) -> str:
-    """The registry name a section uses: its ``connector`` key, else the section name."""
-    kind = section.get("connector", name)
-    if not isinstance(kind, str) or kind not in REGISTRY:
-        raise ConfigError(f"connectors.{name}: no connector named {kind!r}; known: "
-                          + ", ".join(sorted(REGISTRY)) + " (set 'connector:' to one of them)")
-    return kind
-
-
 def is_enabled(name: str, section: Mapping[str, Any]) -> bool | None:
     """``enabled`` of a section: True (explicit), False (off) or None (auto)."""
     value = section.get("enabled")
@@ -108,7 +104,8 @@ def load_connector(name: str, section: Mapping[str, Any], *, explicit: bool,
     kind = section.get("connector", name)
     if kind not in table:
         raise ConfigError(f"connectors.{name}: no connector named {kind!r}; known: "
-                          + ", ".join(sorted(table)))
+                          + ", ".join(sorted(table)) + " (name the section after one, or set "
+                          "'connector: NAME')")
     own = {k: v for k, v in section.items() if k not in COMMON_KEYS}
     try:
         cls = _import(table[kind])
@@ -143,5 +140,5 @@ def _import(target: str) -> Any:
     return getattr(module, attr)
 
 
-__all__ = ["COMMON_KEYS", "REGISTRY", "ConnectorContext", "connector_kind", "is_enabled",
+__all__ = ["COMMON_KEYS", "REGISTRY", "ConnectorContext", "is_enabled",
            "load_connector"]

@@ -1,0 +1,417 @@
+"""GitLab deployments, the merge requests they shipped, and releases, through python-gitlab.
+
+Upstream API (GitLab.com and self-managed, REST v4):
+
+- deployments: https://docs.gitlab.com/ee/api/deployments.html#list-project-deployments
+- merge requests of a deployment:
+  https://docs.gitlab.com/ee/api/deployments.html#list-of-merge-requests-associated-with-a-deployment
+- compare: https://docs.gitlab.com/ee/api/repositories.html#compare-branches-tags-or-commits
+- releases: https://docs.gitlab.com/ee/api/releases/#list-releases
+- rate limits: https://docs.gitlab.com/ee/administration/settings/user_and_ip_rate_limits.html
+
+One change per deployment, with id ``gitlab:<project path_with_namespace>:deployment:<id>`` (the
+global deployment id, as the deployment webhook's ``deployment_id``), so a hook delivery and a
+later sync upsert one row. Deployments are listed by ``updated_at`` after the cursor, so one
+request per project finds both new deployments and old ones whose status changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from rollback_advisor.errors import InvalidInput
+from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
+from rollback_advisor.timeutil import format_utc, parse_rfc3339
+
+from .base import Batch, ConnectorError, ConnectorUnavailable, Cursor, Progress
+from .vcs.common import (
+    REPO_PATH,
+    PacedRetryMixin,
+    RateLimitWaitTooLong,
+    Section,
+    first_line,
+    merge_request_numbers,
+    migration_files,
+    service_for,
+)
+
+try:
+    import gitlab
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3 import Retry
+except ImportError as exc:  # pragma: no cover - exercised through the registry tests
+    raise ConnectorUnavailable("python-gitlab is not installed: pip install 'python-gitlab>=4'",
+                               library="python-gitlab") from exc
+
+if TYPE_CHECKING:
+    from connectors import ConnectorContext
+
+SOURCE = "gitlab"
+KEYS = ("url", "token", "projects", "environments", "map", "per_page", "releases",
+        "merge_requests", "compare", "lookback", "timeout", "max_wait", "retries", "ssl_verify",
+        "batch_size")
+STATUS = {"success": ChangeStatus.SUCCEEDED, "failed": ChangeStatus.FAILED,
+          "canceled": ChangeStatus.FAILED, "created": ChangeStatus.IN_PROGRESS,
+          "running": ChangeStatus.IN_PROGRESS, "blocked": ChangeStatus.IN_PROGRESS}
+HISTORY = 20  # successful deployments remembered per environment, to find a previous version
+# Our own urllib3 retry does the waiting (see PacedRetryMixin); python-gitlab's own loop would
+# sleep again with time.sleep, uncapped, so every call turns it off.
+NO_LIBRARY_RETRY: dict[str, Any] = {"obey_rate_limit": False, "retry_transient_errors": False}
+
+
+@dataclass(frozen=True)
+class GitLabConfig:
+    """A validated ``connectors.gitlab`` section (see config.example.yaml for each key)."""
+
+    projects: tuple[str, ...]
+    token: str | None = None
+    url: str = "https://gitlab.com"
+    environments: tuple[str, ...] = ("production",)
+    map: Mapping[str, str] = field(default_factory=dict)
+    per_page: int = 100
+    releases: bool = False
+    merge_requests: bool = True
+    compare: bool = True
+    lookback: timedelta = timedelta(days=30)
+    timeout: float = 30.0
+    max_wait: timedelta = timedelta(minutes=15)
+    retries: int = 5
+    ssl_verify: bool | str = True
+    batch_size: int = 50
+
+    @classmethod
+    def from_section(cls, raw: Mapping[str, Any], name: str = SOURCE) -> GitLabConfig:
+        s = Section(name, raw, KEYS)
+        return cls(
+            projects=s.texts("projects", required=True, pattern=REPO_PATH,
+                             expected="group/project"),
+            token=s.text("token", secret=True),
+            url=(s.text("url", cls.url) or cls.url).rstrip("/"),
+            environments=s.texts("environments", cls.environments, expected="environment"),
+            map=s.mapping("map"),
+            per_page=s.integer("per_page", cls.per_page, low=1, high=100),
+            releases=s.flag("releases", cls.releases),
+            merge_requests=s.flag("merge_requests", cls.merge_requests),
+            compare=s.flag("compare", cls.compare),
+            lookback=s.duration("lookback", "30d"),
+            timeout=s.number("timeout", cls.timeout, low=1),
+            max_wait=s.duration("max_wait", "15m"),
+            retries=s.integer("retries", cls.retries, low=0, high=20),
+            ssl_verify=s.verify("ssl_verify"),
+            batch_size=s.integer("batch_size", cls.batch_size, low=1, high=10_000),
+        )
+
+
+class PacedRetry(PacedRetryMixin, Retry):
+    """urllib3 Retry for GitLab: 429 after ``Retry-After`` or ``RateLimit-Reset``, transient
+    5xx with exponential backoff (python-gitlab's ``obey_rate_limit`` and
+    ``retry_transient_errors`` semantics), waiting through the injected sleep."""
+
+
+def make_client(config: GitLabConfig, context: ConnectorContext) -> gitlab.Gitlab:
+    """A ``gitlab.Gitlab`` whose session retries through ``PacedRetry``."""
+    retry = PacedRetry(sleep=context.sleep, max_wait=config.max_wait.total_seconds(),
+                       total=config.retries, backoff_factor=0.5, raise_on_status=False,
+                       status_forcelist=[429, 500, 502, 503, 504],
+                       allowed_methods=["GET", "HEAD"])
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return gitlab.Gitlab(config.url, private_token=config.token, session=session,
+                         per_page=config.per_page, timeout=config.timeout,
+                         ssl_verify=config.ssl_verify, retry_transient_errors=False)
+
+
+class GitLabErrors:
+    """Turn python-gitlab and requests errors into one ConnectorError line naming the project."""
+
+    def __init__(self, what: str, config: GitLabConfig, section: str) -> None:
+        self.what, self.config, self.section = what, config, section
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None or not isinstance(exc, Exception):
+            return
+        message = self.describe(exc)
+        if message is not None:
+            error = ConnectorError(f"{self.what}: {message}")
+            code = getattr(exc, "response_code", None)
+            error.fatal = code == 401 or isinstance(exc, RateLimitWaitTooLong)
+            raise error from exc
+
+    def describe(self, exc: Exception) -> str | None:
+        if isinstance(exc, ConnectorError):
+            return exc.message
+        if isinstance(exc, gitlab.exceptions.GitlabParsingError):
+            return "malformed response: the server's answer is not the JSON expected"
+        if isinstance(exc, gitlab.exceptions.GitlabError):
+            code = exc.response_code
+            text = first_line(str(exc.error_message or "no message"), 160)
+            if code == 401:
+                return (f"bad credentials (HTTP 401): check connectors.{self.section}.token "
+                        "(a token with read_api scope)")
+            if code == 404:
+                return ("not found (HTTP 404): check the project path and that the token can "
+                        "read it")
+            if code == 429:
+                return "rate limited (HTTP 429) after retries; sync again later"
+            return f"HTTP {code}: {text}" if code else text
+        if isinstance(exc, requests.Timeout):
+            return f"timed out after {self.config.timeout:.0f} s talking to {self.config.url}"
+        if isinstance(exc, requests.ConnectionError):
+            return f"cannot reach {self.config.url}: {first_line(str(exc), 120)}"
+        if isinstance(exc, requests.RequestException):
+            return f"request failed: {first_line(str(exc), 120)}"
+        if isinstance(exc, ValueError | TypeError | KeyError | InvalidInput):
+            return f"malformed response ({type(exc).__name__}: {first_line(str(exc), 80)})"
+        return None
+
+
+class GitLabConnector:
+    """Deployments (with merge requests and files shipped) and optionally releases."""
+
+    def __init__(self, config: GitLabConfig, client: gitlab.Gitlab | None = None, *,
+                 context: ConnectorContext | None = None, name: str = SOURCE) -> None:
+        from connectors import ConnectorContext
+
+        self.config = config
+        self.name = name
+        self.context = context or ConnectorContext()
+        self.client = client or make_client(config, self.context)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
+                    name: str = SOURCE) -> GitLabConnector:
+        config = GitLabConfig.from_section(section, name)
+        return cls(config, context.clients.get(name), context=context, name=name)
+
+    def fetch(self, cursor: Cursor | None, progress: Progress) -> Iterator[Batch]:
+        """Yield batches of new and updated deployments, project by project, oldest update
+        first. A failing project is noted and the others still run (401 stops at once)."""
+        state: dict[str, Any] = copy.deepcopy(dict(cursor or {}))
+        state.setdefault("version", 1)
+        projects = state.setdefault("projects", {})
+        failures: list[ConnectorError] = []
+        for path in self.config.projects:
+            try:
+                with GitLabErrors(f"gitlab {path}", self.config, self.name):
+                    sync = _ProjectSync(self, path, projects.setdefault(path, {}), state,
+                                        progress)
+                    yield from sync.run()
+            except ConnectorError as exc:
+                if getattr(exc, "fatal", False):
+                    raise
+                failures.append(exc)
+        if failures:
+            raise ConnectorError("; ".join(f.message for f in failures)) from failures[0]
+
+
+class _ProjectSync:
+    def __init__(self, connector: GitLabConnector, path: str, ps: dict[str, Any],
+                 state: dict[str, Any], progress: Progress) -> None:
+        self.c = connector
+        self.cfg = connector.config
+        self.path = path
+        self.ps = ps
+        self.state = state
+        self.progress = progress
+        self.out: list[Change] = []
+        self.skipped = 0
+        self.notes: list[str] = []
+        self.saved = copy.deepcopy(state)
+
+    def run(self) -> Iterator[Batch]:
+        gl = self.c.client
+        if "id" in self.ps:  # known from an earlier sync: no request to name the project
+            self.project = gl.projects.get(self.ps["id"], lazy=True)
+        else:
+            self.project = gl.projects.get(self.path, **NO_LIBRARY_RETRY)
+            self.ps.update(id=self.project.id, path=self.project.path_with_namespace)
+        self.full_path: str = self.ps.get("path", self.path)
+        yield from self.deployments()
+        if self.cfg.releases:
+            yield from self.releases()
+        if self.out or self.skipped or self.notes or self.state != self.saved:
+            yield self.flush()
+
+    def flush(self) -> Batch:
+        self.saved = copy.deepcopy(self.state)
+        batch = Batch(self.out, copy.deepcopy(self.state), self.skipped, self.notes)
+        self.out, self.skipped, self.notes = [], 0, []
+        return batch
+
+    def emit(self, change: Change) -> Iterator[Batch]:
+        self.out.append(change)
+        if len(self.out) >= self.cfg.batch_size:
+            yield self.flush()
+
+    def service(self) -> str:
+        return service_for("gitlab", self.full_path, self.cfg.map, self.c.context.repo_map)
+
+    # -- deployments ------------------------------------------------------------------------
+
+    def deployments(self) -> Iterator[Batch]:
+        after = self.ps.get("updated_after") or format_utc(
+            self.c.context.now() - self.cfg.lookback)
+        boundary = set(self.ps.get("boundary_ids") or [])
+        envs = self.cfg.environments
+        query: dict[str, Any] = {"order_by": "updated_at", "sort": "asc",
+                                 "updated_after": after}
+        if len(envs) == 1:
+            query["environment"] = envs[0]
+        after_dt = parse_rfc3339(after, "updated_after")
+        count = 0
+        for d in self.project.deployments.list(iterator=True, **query, **NO_LIBRARY_RETRY):
+            a = d.attributes
+            updated = parse_rfc3339(a["updated_at"], "updated_at")
+            if updated < after_dt or (updated == after_dt and a["id"] in boundary):
+                continue  # the server's bound is inclusive on some versions
+            count += 1
+            env = (a.get("environment") or {}).get("name")
+            change = self.deployment_change(d, a) if env in envs else None
+            if change is None:
+                self.skipped += 1
+            if updated > after_dt:
+                after_dt, boundary = updated, set()
+                self.ps["updated_after"] = a["updated_at"]
+            boundary.add(a["id"])
+            self.ps["boundary_ids"] = sorted(boundary)
+            if change is not None:
+                yield from self.emit(change)
+        if count:
+            self.progress(f"gitlab {self.path}: {count} new or updated deployment(s)")
+
+    def deployment_change(self, d: Any, a: Mapping[str, Any]) -> Change | None:
+        status = STATUS.get(a.get("status", ""))
+        job = a.get("deployable") or {}
+        if status is None or (a.get("status") == "canceled" and not job.get("started_at")):
+            return None  # skipped, or canceled before it ran: nothing reached the environment
+        env = a["environment"]["name"]
+        history = self.ps.setdefault("environments", {}).setdefault(env, {}).setdefault(
+            "successes", [])
+        prev = max((h for h in history if h["id"] < a["id"]), key=lambda h: h["id"],
+                   default=None)
+        created = parse_rfc3339(a["created_at"], "created_at")
+        if status is ChangeStatus.IN_PROGRESS:
+            at = parse_rfc3339(a["updated_at"], "updated_at")
+        else:
+            finished = job.get("finished_at") or a.get("finished_at") or a["updated_at"]
+            at = parse_rfc3339(finished, "finished_at")
+        started = parse_rfc3339(job["started_at"], "started_at") if job.get(
+            "started_at") else created
+        sha, ref = a["sha"], a.get("ref") or a["sha"][:8]
+        details: dict[str, Any] = {"deployment_id": a["id"], "iid": a.get("iid"), "sha": sha,
+                                   "ref": ref, "state": a.get("status")}
+        if job:
+            details["job"] = {k: job.get(k) for k in ("id", "name", "stage", "status")}
+            if (job.get("pipeline") or {}).get("web_url"):
+                details["pipeline_url"] = job["pipeline"]["web_url"]
+        if prev:
+            details["previous_ref"] = prev.get("ref")
+        if status is ChangeStatus.SUCCEEDED and self.cfg.merge_requests:
+            details["merge_requests"] = self.merge_requests(d)
+        if self.cfg.compare and prev and prev["sha"] != sha:
+            details.update(self.shipped(prev["sha"], sha))
+        if status is ChangeStatus.SUCCEEDED and not any(h["id"] == a["id"] for h in history):
+            history.append({"id": a["id"], "sha": sha, "ref": ref})
+            history.sort(key=lambda h: h["id"])
+            del history[:-HISTORY]
+        verb = {"succeeded": "deployed", "failed": "failed to deploy",
+                "in_progress": "deploying"}[status.value]
+        user = a.get("user") or {}
+        doc: dict[str, Any] = {
+            "id": f"gitlab:{self.full_path}:deployment:{a['id']}",
+            "kind": ChangeKind.DEPLOY.value, "service": self.service(), "environment": env,
+            "at": format_utc(at), "started_at": format_utc(min(started, at)),
+            "version": sha, "previous_version": prev["sha"] if prev else None,
+            "status": status.value, "summary": f"{verb} {ref} ({sha[:8]}) to {env}",
+            "author": user.get("username"), "url": job.get("web_url") or (
+                a.get("environment") or {}).get("external_url"),
+            "source": self.c.name, "details": details,
+        }
+        return change_from_dict({k: v for k, v in doc.items() if v is not None})
+
+    def merge_requests(self, d: Any) -> list[dict[str, Any]]:
+        """Merge requests GitLab links to a successful deployment: one request."""
+        found = []
+        for mr in d.mergerequests.list(iterator=True, **NO_LIBRARY_RETRY):
+            m = mr.attributes
+            found.append({"iid": m.get("iid"), "title": first_line(m.get("title")),
+                          "author": (m.get("author") or {}).get("username"),
+                          "url": m.get("web_url"), "merged_at": m.get("merged_at")})
+            if len(found) >= 100:
+                break
+        return found
+
+    def shipped(self, base: str, head: str) -> dict[str, Any]:
+        """Commits and files between two deployments: one compare request."""
+        data = self.project.repository_compare(base, head, **NO_LIBRARY_RETRY)
+        commits = data.get("commits") or []
+        files = [f.get("new_path") or f.get("old_path") for f in data.get("diffs") or []]
+        files = [f for f in files if f]
+        return {
+            "compare_url": data.get("web_url"),
+            "commits": [{"sha": c.get("id"), "author": c.get("author_name"),
+                         "title": first_line(c.get("title") or c.get("message"))}
+                        for c in commits],
+            "merge_request_iids": merge_request_numbers(c.get("message", "") for c in commits),
+            "files": files,
+            "migration_files": migration_files(files),
+        }
+
+    # -- releases ---------------------------------------------------------------------------
+
+    def releases(self) -> Iterator[Batch]:
+        """Published releases as deploys to the first configured environment (off by default:
+        a release that also triggers a deployment would count twice)."""
+        last = self.ps.get("released_at")
+        last_dt = parse_rfc3339(last, "released_at") if last else (
+            self.c.context.now() - self.cfg.lookback)
+        seen = set(self.ps.get("release_tags") or [])
+        new = []
+        for r in self.project.releases.list(iterator=True, order_by="released_at", sort="desc",
+                                            **NO_LIBRARY_RETRY):
+            a = r.attributes
+            if not a.get("released_at"):
+                continue
+            when = parse_rfc3339(a["released_at"], "released_at")
+            if when < last_dt:
+                break
+            if when == last_dt and a.get("tag_name") in seen:
+                continue
+            new.append((when, a))
+        now = self.c.context.now()
+        for when, a in reversed(new):
+            if a.get("upcoming_release") or when > now:
+                continue  # not out yet: it will be listed again once released
+            if when > last_dt:
+                last_dt, seen = when, set()
+                self.ps["released_at"] = a["released_at"]
+            seen.add(a["tag_name"])
+            self.ps["release_tags"] = sorted(seen)
+            doc = {
+                "id": f"gitlab:{self.full_path}:release:{a['tag_name']}", "kind": "deploy",
+                "service": self.service(), "environment": self.cfg.environments[0],
+                "at": format_utc(when), "version": a["tag_name"], "status": "succeeded",
+                "summary": f"released {a['tag_name']}" + (
+                    f": {a['name']}" if a.get("name") else ""),
+                "author": (a.get("author") or {}).get("username"),
+                "url": (a.get("_links") or {}).get("self"), "source": self.c.name,
+                "details": {"release": {"tag": a["tag_name"], "name": a.get("name"),
+                                        "commit": (a.get("commit") or {}).get("id")}},
+            }
+            yield from self.emit(change_from_dict({k: v for k, v in doc.items()
+                                                   if v is not None}))
+
+
+__all__ = ["GitLabConfig", "GitLabConnector", "GitLabErrors", "PacedRetry", "make_client"]

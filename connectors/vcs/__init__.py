@@ -1,0 +1,1 @@
+"""Shared parts of the version-control connectors (GitHub, GitLab)."""

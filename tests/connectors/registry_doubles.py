@@ -1,0 +1,33 @@
+"""Connector classes for the registry and sync tests (real classes, no mocks of our own code)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors import ConnectorContext
+from connectors.base import Batch, ConnectorError, Cursor, Progress
+from connectors.vcs.common import Section
+from rollback_advisor.models import change_from_dict
+
+
+class CountingSource:
+    """Yields ``count`` deploys after ``cursor.seen``, one batch each; fails when told to."""
+
+    def __init__(self, name: str, count: int, fail: str | None) -> None:
+        self.name, self.count, self.fail = name, count, fail
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
+                    name: str) -> CountingSource:
+        s = Section(name, section, ("count", "fail"))
+        return cls(name, s.integer("count", 2, low=0, high=100), s.text("fail"))
+
+    def fetch(self, cursor: Cursor | None, progress: Progress) -> Iterator[Batch]:
+        seen = int((cursor or {}).get("seen", 0))
+        for n in range(seen + 1, self.count + 1):
+            change = change_from_dict({"id": f"{self.name}:{n}", "kind": "deploy",
+                                       "service": "svc", "at": f"2026-11-20T1{n % 10}:00:00Z"})
+            yield Batch([change], {"seen": n}, skipped=1 if n == 1 else 0)
+            if self.fail and n == 1:
+                raise ConnectorError(f"{self.name}: {self.fail}")
