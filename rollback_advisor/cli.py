@@ -6,6 +6,7 @@ non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Iterator
@@ -54,6 +55,29 @@ class _App:
 
 
 class _Group(click.Group):
+    """The root group: one-line errors, and commands of the interface layers loaded lazily.
+
+    ``sync`` (connectors, vendor SDKs) and the service commands (web) are imported on first use,
+    Click's lazy-subcommand pattern, so the core CLI never imports them just to start.
+    """
+
+    lazy: dict[str, str] = {
+        "sync": "connectors.cli:sync_command",
+        "serve": "rollback_advisor.web.cli:serve",
+        "hooks": "rollback_advisor.web.cli:hooks",
+        "tokens": "rollback_advisor.web.cli:tokens",
+        "notify": "rollback_advisor.web.cli:notify",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -385,3 +409,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 __all__ = ["cli", "datetime"]
+

@@ -16,9 +16,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidInput
 
 TOKEN_PREFIX = "ra_"
 SCOPES = ("read", "admin")
@@ -73,3 +75,26 @@ def hook_secret(server_key: str | None, hook_id: str, nonce: str) -> str:
 
 def new_hook_id() -> str:
     return "h_" + secrets.token_hex(8)
+
+
+def register_hook(*, tables: Any, server_key: str | None, base_url: str, name: str,
+                  source: str, mapping: Mapping[str, str], environment: str | None
+                  ) -> dict[str, Any]:
+    """Register a hook and return ``{"id", "url", "secret"}``: the only time the secret exists
+    outside a request's memory."""
+    hook_id, nonce = new_hook_id(), new_nonce()
+    secret = hook_secret(server_key, hook_id, nonce)  # fails before storing without a key
+    record = tables.add_hook(hook_id=hook_id, name=name, source=source, mapping=mapping,
+                             environment=environment, nonce=nonce)
+    return {"id": record.id, "url": f"{base_url.rstrip('/')}/hooks/{record.id}",
+            "secret": secret, "name": record.name, "source": record.source,
+            "mapping": dict(record.mapping), "environment": record.environment}
+
+
+def create_token(*, tables: Any, scope: str, name: str | None = None) -> dict[str, Any]:
+    """Mint and store a token; return ``{"token", "id", "scope"}`` (the token shown once)."""
+    if scope not in SCOPES:
+        raise InvalidInput("scope", scope, "read or admin")
+    new = mint_token()
+    tables.add_token(token_id=new.id, token_hash=new.token_hash, scope=scope, name=name)
+    return {"token": new.token, "id": new.id, "scope": scope}

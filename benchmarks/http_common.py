@@ -1,0 +1,88 @@
+"""Shared by the HTTP benchmarks: start ``rollback-advisor serve`` on loopback and drive it
+from client threads. Prints figures; asserts nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+KEY = "bench-server-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(database: str, workers: int, threads: int = 4) -> Iterator[str]:
+    """Run the real server (gunicorn) against ``database``; yield its base URL."""
+    tmp = Path(tempfile.mkdtemp(prefix="ra-bench-"))
+    config = tmp / "config.yaml"
+    config.write_text("server:\n  secret_key: {$env: RA_BENCH_KEY}\n  read_auth: false\n")
+    port = free_port()
+    env = {**os.environ, "RA_BENCH_KEY": KEY, "ROLLBACK_ADVISOR_DATABASE_URL": database,
+           "ROLLBACK_ADVISOR_DATA_DIR": str(tmp)}
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "rollback_advisor.web.serve_main",
+                             "--config", str(config), "serve", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", str(workers),
+                             "--threads", str(threads)], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise SystemExit((tmp / "server.log").read_text()[-3000:])
+            try:
+                if requests.get(base + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+
+
+def drive(requests_: list[Callable[[requests.Session], None]], clients: int
+          ) -> tuple[float, list[float]]:
+    """Run the callables from ``clients`` threads; return wall seconds and per-call ms."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def run(part: list[Callable[[requests.Session], None]]) -> None:
+        with requests.Session() as session:
+            mine = []
+            for call in part:
+                t0 = time.perf_counter()
+                call(session)
+                mine.append((time.perf_counter() - t0) * 1000)
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(requests_[k::clients],))
+               for k in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]

@@ -1,0 +1,88 @@
+"""POST /api/v1/recommendations p50/p99 under concurrent clients, with N stored changes.
+
+Reuses benchmarks/scale.py's generated organisation and changes (10,000 services; 1,000,000
+changes by default, the last month dense). Target: p99 <= 100 ms.
+
+    python benchmarks/http_recommend.py                              # 1M changes, PostgreSQL
+    python benchmarks/http_recommend.py --changes 50000 --services 1000 --queries 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from http_common import drive, percentile, server  # noqa: E402
+from scale import END, RECENT, SPAN, changes, organisation  # noqa: E402
+
+from rollback_advisor.store import Store  # noqa: E402
+from rollback_advisor.timeutil import format_utc  # noqa: E402
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default=PG)
+    parser.add_argument("--changes", type=int, default=1_000_000)
+    parser.add_argument("--services", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    database, admin, schema = args.database, None, None
+    if database.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(database)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        database = make_url(database).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    try:
+        store = Store(database)
+        graph = organisation(args.services, rng)
+        store.save_graph(graph)
+        names = sorted(graph["services"])
+        recent = args.changes // 12
+        store.add_changes(changes(args.changes - recent, names, END - SPAN, SPAN - RECENT, rng,
+                                  "old"))
+        store.add_changes(changes(recent, names, END - RECENT, RECENT, rng, "new"))
+        store.close()
+        targets = [f"{n}:GET /api/{n}/0" for n in names
+                   if "endpoints" in graph["services"][n]]
+        bodies = [{"target": rng.choice(targets), "at": format_utc(
+            END - timedelta(seconds=rng.random() * RECENT.total_seconds() * 0.9))}
+            for _ in range(args.queries)]
+        with server(database, args.workers) as base:
+            def ask(body):
+                def call(session):
+                    r = session.post(f"{base}/api/v1/recommendations", json=body, timeout=60)
+                    assert r.status_code == 200, r.text
+
+                return call
+
+            drive([ask(b) for b in bodies[:50]], args.clients)  # warm graph caches
+            wall, lat = drive([ask(b) for b in bodies], args.clients)
+    finally:
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    print(f"changes: {args.changes}  services: {args.services}  workers: {args.workers}  "
+          f"clients: {args.clients}  queries: {args.queries}")
+    print(f"recommendations: {args.queries / wall:.0f}/s  p50 {percentile(lat, .5):.1f} ms  "
+          f"p99 {percentile(lat, .99):.1f} ms  (target p99 <= 100 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Blueprint ``api`` at ``/api/v1``: recommendations, suspects, changes, graph and hooks.
+
+Views are thin: parse the request into plain values (InvalidInput names the field), call the
+same Advisor the CLI uses, serialise with the shared renderers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from ..advisor import Advice
+from ..config import Settings
+from ..errors import InvalidInput
+from ..models import Incident
+from ..render import advice_slack, suspects_text
+from ..store.service_tables import HOOK_SOURCES
+from ..timeutil import parse_duration, parse_when, utc_now
+from .app import services
+from .auth import require
+from .credentials import register_hook
+from .slack import blocks_for, post_to_webhook
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack"}
+
+
+def json_body() -> Mapping[str, Any]:
+    """The request's JSON object, or InvalidInput saying what was wrong with it."""
+    if not request.is_json:
+        raise InvalidInput("body", request.mimetype or None,
+                           "a JSON object with Content-Type: application/json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, Mapping):
+        raise InvalidInput("body", data, "a JSON object")
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(key, None, "a non-empty string (required)")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(key, value, "a non-empty string")
+    return value.strip()
+
+
+def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise InvalidInput(key, value, f"a whole number from {low} to {high}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(key, value, f"a whole number from {low} to {high}")
+    return value
+
+
+def advise(data: Mapping[str, Any]) -> Advice:
+    """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
+    svc = services()
+    settings: Settings = svc.settings
+    target = _text(data, "target", required=True)
+    assert target is not None
+    at = parse_when(_text(data, "at") or "now", utc_now(), "at")
+    environment = _text(data, "environment") or settings.environment
+    advisor = svc.advisor()
+    window = _text(data, "window")
+    if window:
+        engine = replace(settings.engine, window=parse_duration(window, "window"))
+        from ..advisor import Advisor
+
+        fresh = Advisor(svc.store, replace(settings, engine=engine))
+        fresh._graph = advisor.graph()  # same graph, other window: no rebuild
+        advisor = fresh
+    return advisor.advise(Incident(target=target, started_at=at, environment=environment))
+
+
+@bp.post("/recommendations")
+@require("read")
+def recommendations() -> Any:
+    data = json_body()
+    unknown = sorted(set(data) - _RECOMMEND_FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], data[unknown[0]], "no such field; known: "
+                           + ", ".join(sorted(_RECOMMEND_FIELDS)))
+    notify = data.get("notify_slack", False)
+    if not isinstance(notify, bool):
+        raise InvalidInput("notify_slack", notify, "true or false")
+    limit = _int(data, "limit", services().settings.output.max_suspects, 1, 1000)
+    advice = advise(data)
+    body = advice.to_dict()
+    body["suspects"] = body["suspects"][:limit]
+    if notify:
+        post_to_webhook(services().settings, advice, limit)
+        body["notified_slack"] = True
+    return body
+
+
+@bp.get("/suspects")
+@require("read")
+def suspects() -> Any:
+    args = request.args
+    fmt = args.get("format", "json")
+    if fmt not in ("json", "slack", "text"):
+        raise InvalidInput("format", fmt, "json, slack or text")
+    limit = _int(args, "limit", services().settings.output.max_suspects, 1, 1000)
+    advice = advise(args)
+    if fmt == "slack":
+        return Response(advice_slack(advice, limit), mimetype="text/plain")
+    if fmt == "text":
+        return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
+    data = advice.ranking.to_dict()
+    data["suspects"] = data["suspects"][:limit]
+    return data
+
+
+@bp.get("/suspects/blocks")
+@require("read")
+def suspects_blocks() -> Any:
+    """Block Kit form of the suspect list (what the slash command answers)."""
+    limit = _int(request.args, "limit", services().settings.output.max_suspects, 1, 50)
+    advice = advise(request.args)
+    return {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+
+
+@bp.get("/changes")
+@require("read")
+def changes() -> Any:
+    args = request.args
+    now = utc_now()
+    limit = _int(args, "limit", 50, 1, 1000)
+    offset = _int(args, "offset", 0, 0, 10_000_000)
+    since, until = args.get("since"), args.get("until")
+    found = services().store.list_changes(
+        service=args.get("service") or None, kind=args.get("kind") or None,
+        environment=args.get("environment") or None, limit=limit, offset=offset,
+        since=parse_when(since, now, "since") if since else None,
+        until=parse_when(until, now, "until") if until else None)
+    return {"changes": [c.to_dict() for c in found], "limit": limit, "offset": offset,
+            "next_offset": offset + limit if len(found) == limit else None}
+
+
+@bp.get("/graph")
+@require("read")
+def graph() -> Any:
+    svc = services()
+    g = svc.advisor().graph()
+    node = request.args.get("node")
+    if node:
+        name = g.resolve(node)
+        return {"node": name, "type": g.node_type(name), "depends_on": g.dependencies(name),
+                "dependants": g.dependants(name)}
+    report = g.check()
+    return {"graph": svc.store.load_graph(), "nodes": report.nodes, "edges": report.edges,
+            "endpoints": report.endpoints}
+
+
+@bp.post("/hooks")
+@require("admin")
+def create_hook() -> Any:
+    data = json_body()
+    known = {"name", "source", "map", "environment"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidInput(unknown[0], data[unknown[0]], "no such field; known: "
+                           + ", ".join(sorted(known)))
+    name = _text(data, "name", required=True)
+    source = data.get("source")
+    if source not in HOOK_SOURCES:
+        raise InvalidInput("source", source, "one of " + ", ".join(HOOK_SOURCES))
+    mapping = data.get("map") or {}
+    if not isinstance(mapping, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
+        raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
+    svc = services()
+    created = register_hook(tables=svc.tables, server_key=svc.settings.server.secret_key,
+                            base_url=svc.public_url(), name=name or "", source=source,
+                            mapping=mapping, environment=_text(data, "environment"))
+    return created, 201
+
+
+@bp.get("/hooks")
+@require("admin")
+def list_hooks() -> Any:
+    return {"hooks": [h.public() for h in services().tables.list_hooks()]}
+
+
+@bp.delete("/hooks/<hook_id>")
+@require("admin")
+def revoke_hook(hook_id: str) -> Any:
+    svc = services()
+    svc.tables.revoke_hook(hook_id)
+    svc._hooks.pop(hook_id, None)  # other workers drop it within HOOK_CACHE_SECONDS
+    return {"id": hook_id, "revoked": True}

@@ -1,0 +1,223 @@
+"""The OpenAPI 3.1 document served at ``/openapi.json``; a schemathesis run in the test suite
+checks the service against it, so it has to say what the service really does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from ..models import ChangeKind
+
+_ERR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ERR}}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _q(name: str, schema: dict[str, Any], description: str,
+       required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema,
+            "description": description}
+
+
+_STR = {"type": "string"}
+_OBJ = {"type": "object"}
+_COMMON = {"400": _error("Invalid input; the message names the field."),
+           "413": _error("Request body above server.max_request_bytes.")}
+_AUTH = {"401": _error("Missing, unknown or revoked token."),
+         "403": _error("The token's scope does not allow this.")}
+
+_INCIDENT_PARAMS = [
+    _q("target", {"type": "string"}, "Failing endpoint or service (graph node).", True),
+    _q("at", _STR, "Onset: RFC 3339, 'now', '-15m' or '2h ago' (default now)."),
+    _q("environment", _STR, "Default: the config's environment."),
+    _q("window", _STR, "How far back to look, e.g. 24h."),
+    _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Suspects shown."),
+]
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "details"],
+        "properties": {"code": _STR, "message": _STR, "details": _OBJ}}}},
+    "Change": {"type": "object", "required": ["id", "kind", "environment", "at", "status"],
+               "properties": {"id": _STR, "kind": {"enum": [k.value for k in ChangeKind]},
+                              "service": _STR, "services": {"type": "array", "items": _STR},
+                              "environment": _STR, "at": _STR, "status": _STR}},
+    "Ranking": {"type": "object", "required": ["incident", "window_hours",
+                                               "no_change_probability", "suspects", "warnings"],
+                "properties": {
+                    "incident": {"type": "object", "required": ["target", "started_at",
+                                                                "environment"]},
+                    "window_hours": {"type": "number"},
+                    "no_change_probability": {"type": "number", "minimum": 0, "maximum": 1},
+                    "suspects": {"type": "array", "items": {
+                        "type": "object", "required": ["rank", "change", "probability",
+                                                       "reasons", "after_onset"],
+                        "properties": {"change": {"$ref": "#/components/schemas/Change"},
+                                       "probability": {"type": "number"}}}},
+                    "warnings": {"type": "array", "items": _STR}}},
+    "Recommendation": {"type": "object",
+                       "required": ["decision", "confidence", "change_id", "rollback_target",
+                                    "reasons"],
+                       "properties": {
+                           "decision": {"enum": ["rollback", "forward_fix", "investigate"]},
+                           "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                           "change_id": {"type": ["string", "null"]},
+                           "rollback_target": {"type": ["string", "null"]},
+                           "reasons": {"type": "array", "items": _STR}}},
+    "Advice": {"allOf": [{"$ref": "#/components/schemas/Ranking"},
+                         {"type": "object", "required": ["recommendation"], "properties": {
+                             "recommendation": {"$ref": "#/components/schemas/Recommendation"},
+                             "notified_slack": {"type": "boolean"}}}]},
+    "RecommendationRequest": {
+        "type": "object", "required": ["target"], "additionalProperties": False,
+        "properties": {"target": {"type": "string", "minLength": 1}, "at": _STR,
+                       "environment": _STR, "window": _STR,
+                       "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                       "notify_slack": {"type": "boolean", "description":
+                                        "Also post to server.slack_webhook_url (400 if unset)."}}},
+    "HookRequest": {
+        "type": "object", "required": ["name", "source"], "additionalProperties": False,
+        "properties": {"name": {"type": "string", "minLength": 1},
+                       "source": {"enum": ["generic", "github", "gitlab", "cdevents",
+                                           "pagerduty"]},
+                       "map": {"type": "object", "additionalProperties": {"type": "string"},
+                               "description": "repo/project -> graph node"},
+                       "environment": _STR}},
+    "HookCreated": {"type": "object", "required": ["id", "url", "secret"],
+                    "properties": {"id": _STR, "url": _STR, "secret": {
+                        "type": "string", "description": "Shown once; never retrievable."}}},
+    "Delivery": {"type": "object", "required": ["status", "event", "changes"], "properties": {
+        "status": {"enum": ["stored", "duplicate", "ignored"]}, "event": _STR,
+        "reason": _STR, "delivery_key": _STR, "changes": {"type": "array", "items": _STR}}},
+}
+
+
+def document(settings: Settings, base_url: str) -> dict[str, Any]:
+    """The document; read endpoints show bearer security only when server.read_auth is on."""
+    read = [{"bearer": []}] if settings.server.read_auth else []
+    admin = [{"bearer": []}]
+    read_errors = {**_COMMON, **(_AUTH if read else {})}
+    advice = {"$ref": "#/components/schemas/Advice"}
+    paths: dict[str, Any] = {
+        "/api/v1/recommendations": {"post": {
+            "summary": "Rank suspects and recommend rollback, forward_fix or investigate.",
+            "security": read,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/RecommendationRequest"}}}},
+            "responses": {"200": _json("The recommendation and ranked suspects.", advice),
+                          **read_errors, "404": _error("Unknown target or no graph stored.")}}},
+        "/api/v1/suspects": {"get": {
+            "summary": "The suspect list; format=slack is the paste-ready mrkdwn.",
+            "security": read,
+            "parameters": [*_INCIDENT_PARAMS, _q("format", {"enum": ["json", "slack", "text"]},
+                                                 "Default json.")],
+            "responses": {"200": {"description": "Suspects.", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Ranking"}},
+                "text/plain": {"schema": _STR}}},
+                **read_errors, "404": _error("Unknown target or no graph stored.")}}},
+        "/api/v1/suspects/blocks": {"get": {
+            "summary": "The suspect list as Slack Block Kit blocks with the mrkdwn fallback.",
+            "security": read, "parameters": _INCIDENT_PARAMS,
+            "responses": {"200": _json("Blocks.", {"type": "object", "required": [
+                "text", "blocks"]}), **read_errors,
+                "404": _error("Unknown target or no graph stored.")}}},
+        "/api/v1/changes": {"get": {
+            "summary": "Stored changes, newest first (global changes match every service).",
+            "security": read,
+            "parameters": [_q("service", _STR, "Graph node."), _q("kind", _STR, "Change kind."),
+                           _q("environment", _STR, "Default: every environment."),
+                           _q("since", _STR, "RFC 3339 or relative."),
+                           _q("until", _STR, "RFC 3339 or relative."),
+                           _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                              "Page size (default 50)."),
+                           _q("offset", {"type": "integer", "minimum": 0, "maximum": 10000000},
+                              "Rows to skip.")],
+            "responses": {"200": _json("A page of changes.", {
+                "type": "object", "required": ["changes", "limit", "offset", "next_offset"],
+                "properties": {"changes": {"type": "array", "items": {
+                    "$ref": "#/components/schemas/Change"}},
+                    "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                    "next_offset": {"type": ["integer", "null"]}}}), **read_errors}}},
+        "/api/v1/graph": {"get": {
+            "summary": "The stored dependency graph, or one node's neighbours with ?node=.",
+            "security": read, "parameters": [_q("node", _STR, "A node or endpoint.")],
+            "responses": {"200": _json("Graph.", _OBJ), **read_errors,
+                          "404": _error("No graph stored, or unknown node.")}}},
+        "/api/v1/hooks": {
+            "post": {"summary": "Register a CI deploy hook; the secret is shown once.",
+                     "security": admin,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/HookRequest"}}}},
+                     "responses": {"201": _json("Registered.", {
+                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH}},
+            "get": {"summary": "Active hooks (never their secrets).", "security": admin,
+                    "responses": {"200": _json("Hooks.", _OBJ), **_AUTH}}},
+        "/api/v1/hooks/{hook_id}": {"delete": {
+            "summary": "Revoke a hook: its deliveries are refused from now on.",
+            "security": admin,
+            "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
+            "responses": {"200": _json("Revoked.", _OBJ), **_AUTH,
+                          "404": _error("No such active hook.")}}},
+        "/hooks/{hook_id}": {"post": {
+            "summary": "A delivery: canonical events (X-Rollback-Advisor-Signature), GitHub "
+                       "(X-Hub-Signature-256), GitLab (X-Gitlab-Token), CDEvents, PagerDuty.",
+            "security": [],
+            "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "responses": {
+                "200": _json("Duplicate (already stored) or ignored (with the reason).",
+                             {"$ref": "#/components/schemas/Delivery"}),
+                "201": _json("Stored with its changes.",
+                             {"$ref": "#/components/schemas/Delivery"}),
+                **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
+                "404": _error("No such active hook.")}}},
+        "/slack/commands": {"post": {
+            "summary": "Slack slash command /rollback-advisor <target> [time] (signed).",
+            "security": [],
+            "requestBody": {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"text": _STR, "command": _STR}}}}},
+            "responses": {"200": _json("Block Kit answer (or an ephemeral usage message).",
+                                       {"type": "object", "required": ["text"]}),
+                          "401": _error("Bad signature or outside the 5-minute window."),
+                          "413": _COMMON["413"],
+                          "503": _error("server.slack_signing_secret is not configured.")}}},
+        "/healthz": {"get": {
+            "summary": "Liveness; ?store=1 also checks the database.", "security": [],
+            "parameters": [_q("store", {"enum": ["0", "1", "true", "false"]}, "Ping store.")],
+            "responses": {"200": _json("Up.", {"type": "object", "required": ["status"]}),
+                          "503": _error("The store does not answer.")}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus text format.", "security": [],
+            "responses": {"200": {"description": "Metrics.", "content": {
+                "text/plain": {"schema": _STR}}}}}},
+        "/openapi.json": {"get": {
+            "summary": "This document.", "security": [],
+            "responses": {"200": _json("OpenAPI 3.1.", _OBJ)}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "rollback-advisor", "version": _version(),
+                 "description": "Which recent change most likely broke this endpoint, and "
+                                "should we roll it back or fix forward? See docs/service.md."},
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "rollback-advisor tokens create --scope read|admin"}}},
+    }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rollback-advisor")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0"

@@ -1,0 +1,33 @@
+"""Operational endpoints: ``/healthz``, ``/metrics`` and ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .app import services
+from .metrics import CONTENT_TYPE
+from .openapi import document
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """Liveness without touching the store; ``?store=1`` also checks the database."""
+    if request.args.get("store") in ("1", "true"):
+        services().tables.ping()
+        return {"status": "ok", "store": "ok"}
+    return {"status": "ok"}
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return Response(services().metrics.render(), content_type=CONTENT_TYPE)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    svc = services()
+    return document(svc.settings, svc.public_url())

@@ -1,0 +1,142 @@
+"""hooks / tokens / notify commands, notify end to end through the app (responses forwards
+the HTTP call to the Flask test client, so nothing leaves the process)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from click.testing import CliRunner
+
+from rollback_advisor.cli import cli
+
+from .conftest import SERVER_KEY
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text("server:\n  secret_key: {$env: RA_TEST_KEY}\n  public_url: "
+                      "http://advisor.test\n", encoding="utf-8")
+    monkeypatch.setenv("RA_TEST_KEY", SERVER_KEY)
+    monkeypatch.setenv("ROLLBACK_ADVISOR_CONFIG", str(config))
+    monkeypatch.setenv("ROLLBACK_ADVISOR_DATABASE_URL", f"sqlite:///{tmp_path / 'web.db'}")
+    return CliRunner()
+
+
+def invoke(runner, *args, **kw):
+    result = runner.invoke(cli, list(args), catch_exceptions=False, **kw)
+    return result
+
+
+def test_hooks_register_list_revoke(runner):
+    r = invoke(runner, "hooks", "register", "payments-ci", "--source", "github",
+               "--map", "acme/payment=payment", "--environment", "production",
+               "--format", "json")
+    assert r.exit_code == 0, r.output
+    created = json.loads(r.output)
+    assert set(created) == {"id", "url", "secret"}
+    assert created["url"] == f"http://advisor.test/hooks/{created['id']}"
+    listed = invoke(runner, "hooks", "list", "--format", "json")
+    assert created["secret"] not in listed.output
+    assert json.loads(listed.output)[0]["mapping"] == {"acme/payment": "payment"}
+    assert "payments-ci" in invoke(runner, "hooks", "list").output
+    assert invoke(runner, "hooks", "revoke", created["id"]).exit_code == 0
+    again = invoke(runner, "hooks", "revoke", created["id"])
+    assert again.exit_code == 1 and "no active hook" in again.output
+
+
+def test_hooks_register_bad_map_and_missing_key(runner, monkeypatch):
+    r = invoke(runner, "hooks", "register", "x", "--source", "generic", "--map", "nomap")
+    assert r.exit_code == 1 and "REPO=NODE" in r.output
+    monkeypatch.setenv("RA_TEST_KEY", "")
+    r = invoke(runner, "hooks", "register", "x", "--source", "generic")
+    assert r.exit_code == 1 and "server.secret_key" in r.output
+
+
+def test_tokens_create_list_revoke(runner):
+    r = invoke(runner, "tokens", "create", "--scope", "read", "--format", "json")
+    assert r.exit_code == 0
+    token = json.loads(r.output)["token"]
+    assert token.startswith("ra_")
+    listed = invoke(runner, "tokens", "list").output
+    assert token not in listed and "read" in listed
+    assert invoke(runner, "tokens", "revoke", token).exit_code == 0
+    assert "(revoked)" in invoke(runner, "tokens", "list").output
+
+
+def test_notify_posts_a_signed_event_once(runner, tmp_path, monkeypatch):
+    from rollback_advisor.config import load_settings
+    from rollback_advisor.web import create_app
+
+    r = invoke(runner, "hooks", "register", "ci", "--source", "generic", "--format", "json")
+    hook = json.loads(r.output)
+    app = create_app(load_settings())
+    client = app.test_client()
+
+    def forward(request):
+        got = client.post(request.path_url, data=request.body, headers=dict(request.headers))
+        return got.status_code, {}, got.get_data()
+
+    monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", hook["secret"])
+    monkeypatch.setenv("GITHUB_RUN_ID", "991")
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.POST, hook["url"], callback=forward)
+        args = ["notify", "--hook-url", hook["url"], "--service", "checkout", "--version",
+                "v9", "--previous-version", "v8", "--at", "2026-11-20T14:00:00Z",
+                "--format", "json"]
+        first = invoke(runner, *args)
+        assert first.exit_code == 0, first.output
+        assert json.loads(first.output)["status"] == "stored"
+        assert json.loads(first.output)["changes"] == ["ci:checkout:production:v9:991-1"]
+        second = invoke(runner, *args)
+        assert json.loads(second.output)["status"] == "duplicate"
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps({"id": "x1", "kind": "config", "service": "payment",
+                                     "at": "2026-11-20T14:00:00Z"}), encoding="utf-8")
+        third = invoke(runner, "notify", "--hook-url", hook["url"], "--file", str(event))
+        assert third.exit_code == 0 and third.output.startswith("stored: x1")
+        monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", "wrong")
+        bad = invoke(runner, *args)
+        assert bad.exit_code == 1 and "refused" in bad.output and "wrong" not in bad.output
+    app.extensions["rollback_advisor"].store.close()
+
+
+def test_notify_validates_before_sending(runner, monkeypatch):
+    monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", "s")
+    r = invoke(runner, "notify", "--hook-url", "http://127.0.0.1:9/hooks/x", "--service",
+               "checkout", "--at", "2026-11-20T14:00:00")
+    assert r.exit_code == 1 and "offset" in r.output
+    monkeypatch.delenv("ROLLBACK_ADVISOR_HOOK_SECRET")
+    r = invoke(runner, "notify", "--hook-url", "http://127.0.0.1:9/hooks/x", "--service", "c")
+    assert r.exit_code == 1 and "ROLLBACK_ADVISOR_HOOK_SECRET" in r.output
+
+
+def test_notify_retries_then_fails(runner, monkeypatch):
+    monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", "s")
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    with responses.RequestsMock() as mock:
+        mock.post("http://advisor.test/hooks/h", status=503)
+        r = invoke(runner, "notify", "--hook-url", "http://advisor.test/hooks/h",
+                   "--service", "checkout", "--retries", "2")
+        assert len(mock.calls) == 3
+    assert r.exit_code == 1 and "3 attempts" in r.output
+
+
+def test_serve_dev_and_gunicorn_are_wired(runner, monkeypatch):
+    """serve --dev runs Flask's server; serve runs gunicorn with the options given."""
+    seen = {}
+
+    def fake_run(settings, **kw):
+        seen.update(kw)
+
+    monkeypatch.setattr("rollback_advisor.web.server.run", fake_run)
+    r = invoke(runner, "serve", "--port", "9999", "--workers", "3")
+    assert r.exit_code == 0, r.output
+    assert seen == {"host": "127.0.0.1", "port": 9999, "workers": 3, "threads": 4}
+    from flask import Flask
+
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: seen.update(dev=kw))
+    assert invoke(runner, "serve", "--dev").exit_code == 0
+    assert seen["dev"]["port"] == 8080
