@@ -53,13 +53,13 @@ class EngineSettings:
     kind_time_scale_minutes: Mapping[ChangeKind, float] = field(default_factory=lambda: _kinds(
         deploy=20, rollback=15, migration=20, config=30, feature_flag=20, infrastructure=60,
         provider=20, certificate=5))
-    tail_weight: float = 0.25
+    tail_weight: float = 0.35
     tail_min: timedelta = timedelta(minutes=1)
     tail_max: timedelta = timedelta(days=30)
-    hop_decay: float = 0.55
+    hop_decay: float = 0.8
     hop_floor: float = 0.03
-    caller_weight: float = 0.02
-    unrelated_weight: float = 0.01
+    caller_weight: float = 0.005
+    unrelated_weight: float = 0.003
     unknown_node_weight: float = 0.05
     failed_risk: float = 2.0
     partial_risk: float = 1.5
@@ -67,6 +67,7 @@ class EngineSettings:
     wide_risk: float = 1.5
     wide_threshold: int = 3
     max_listed: int = 100
+    rollout_end_weight: float = 0.5
 
 
 def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
@@ -173,35 +174,73 @@ def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -
     return near + tail
 
 
-def _lag(change: Change, onset: datetime, settings: EngineSettings) -> tuple[timedelta, bool]:
-    """The lag f_time is read at, and whether the change began after the onset."""
+def time_mass(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
+    """F_time: the integral of ``time_density`` from 0 to ``lag_hours`` (closed form)."""
+    lo, hi = settings.tail_min.total_seconds() / HOUR, settings.tail_max.total_seconds() / HOUR
+    tau = settings.kind_time_scale_minutes.get(kind, 30.0) / 60.0
+    w = settings.tail_weight
+    x = max(lag_hours, 0.0)
+    mass = time_density(lo, kind, settings) * min(x, lo)  # the density is flat below lo
+    if x > lo:
+        top = min(x, hi)
+        mass += (1 - w) * (math.exp(-lo / tau) - math.exp(-top / tau))
+        mass += w * math.log(top / lo) / math.log(hi / lo)
+    if x > hi:
+        mass += time_density(hi, kind, settings) * (x - hi)
+    return mass
+
+
+def _lags(change: Change, onset: datetime, settings: EngineSettings
+          ) -> tuple[timedelta, timedelta, bool]:
+    """The range of lags at which the change's effect may have reached the target, and
+    whether it began after the onset.
+
+    A rollout reaches the failing part at an unknown moment between its start and its end; one
+    still in progress (or ending after the onset) may reach it up to the onset itself.
+    """
     start = change.effective_start
     if start > onset + settings.clock_skew:
-        return timedelta(0), True
-    if change.at > onset and change.started_at is not None:  # rollout in progress at onset
-        return max(onset - start, timedelta(0)), False
-    return max(onset - change.at, timedelta(0)), False
+        return timedelta(0), timedelta(0), True
+    end = change.at
+    if change.status is ChangeStatus.IN_PROGRESS or end > onset:
+        end = min(max(end, start), onset) if start <= onset else start
+    zero = timedelta(0)
+    return max(onset - end, zero), max(onset - start, zero), False
 
 
 def _time_weight(change: Change, onset: datetime, settings: EngineSettings
                  ) -> tuple[float, bool]:
-    lag, after = _lag(change, onset, settings)
-    return time_density(lag.total_seconds() / HOUR, change.kind, settings), after
+    """f_time at the change's lag. Over a rollout the effect reached the target either with
+    its last stage (often the largest, or the one that tips a shared limit) or at a uniform
+    moment of its span: a mixture, weighted by ``rollout_end_weight``."""
+    low, high, after = _lags(change, onset, settings)
+    lo_h, hi_h = low.total_seconds() / HOUR, high.total_seconds() / HOUR
+    at_end = time_density(lo_h, change.kind, settings)
+    if hi_h - lo_h < 1 / 60:
+        return at_end, after
+    mass = time_mass(hi_h, change.kind, settings) - time_mass(lo_h, change.kind, settings)
+    w = settings.rollout_end_weight
+    return w * at_end + (1 - w) * mass / (hi_h - lo_h), after
 
 
 def _time_text(change: Change, onset: datetime, settings: EngineSettings) -> str:
     verb = _VERBS.get(change.kind, "took effect")
-    lag, after = _lag(change, onset, settings)
+    low, high, after = _lags(change, onset, settings)
     if after:
         return (f"{verb} {humanize(change.effective_start - onset)} after onset: cannot have "
                 "caused it (a mitigation?)")
-    if change.at > onset and change.started_at is not None:
-        return (f"rollout in progress at onset: started {humanize(lag)} before, finished "
-                f"{humanize(change.at - onset)} after")
+    if change.status is ChangeStatus.IN_PROGRESS or (change.at > onset
+                                                     and change.started_at is not None):
+        end = (f"finished {humanize(change.at - onset)} after" if change.at > onset
+               else "still in progress")
+        return (f"rollout in progress at onset: started {humanize(high)} before, {end}; "
+                "it may have reached the target at any point since")
     if change.at > onset:
         return (f"{verb} {humanize(change.at - onset)} after onset, within the "
                 f"{humanize(settings.clock_skew)} clock-skew allowance")
-    return f"{verb} {humanize(lag)} before onset"
+    if high - low >= timedelta(minutes=1):
+        return f"{verb} {humanize(low)} before onset (rollout began {humanize(high)} before)"
+    return f"{verb} {humanize(low)} before onset"
 
 
 _VERBS = {ChangeKind.DEPLOY: "deployed", ChangeKind.ROLLBACK: "rolled back",
