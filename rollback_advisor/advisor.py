@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Settings
-from .engine import rank
+from .engine import rank, rank_candidates
 from .errors import NotFound
 from .graph import DependencyGraph
 from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
@@ -45,7 +45,12 @@ def previous_in(changes: Sequence[Change]) -> PreviousLookup:
 def advise(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
            settings: Settings, previous: PreviousLookup | None = None) -> Advice:
     """Rank the changes and decide; ``previous`` finds a rollback target when one is missing."""
-    ranking = rank(changes, graph, incident, settings.engine)
+    return decide(rank(changes, graph, incident, settings.engine), graph, settings, previous)
+
+
+def decide(ranking: Ranking, graph: DependencyGraph, settings: Settings,
+           previous: PreviousLookup | None = None) -> Advice:
+    """Apply the policy to a ranking; ``previous`` finds a rollback target when one is missing."""
     top = next((s for s in ranking.suspects if not s.after_onset), None)
     before = None
     if top is not None and not top.change.previous_version and previous is not None:
@@ -80,14 +85,15 @@ class Advisor:
         graph = self.graph()
         graph.resolve(incident.target)  # fail on a bad target before touching the store
         engine = self.settings.engine
-        changes = self.store.changes_in_window(
+        candidates = self.store.window_candidates(
             start=incident.started_at - engine.window,
             end=incident.started_at + engine.list_after_onset,
             environment=incident.environment)
+        ranking = rank_candidates(candidates, self.store.get_changes, graph, incident, engine)
 
         def lookup(change: Change) -> Change | None:
             return self.store.previous_change(service=change.services[0], kind=change.kind.value,
                                               before=change.at,
                                               environment=change.environment)
 
-        return advise(changes, graph, incident, self.settings, lookup)
+        return decide(ranking, graph, self.settings, lookup)

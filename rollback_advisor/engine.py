@@ -23,12 +23,22 @@ adding an unrelated change cannot reorder the rest. Pure: no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from .graph import DependencyGraph, Reach
-from .models import Change, ChangeKind, ChangeStatus, Incident, Ranking, Reason, Suspect
+from .models import (
+    GLOBAL,
+    Change,
+    ChangeKind,
+    ChangeStatus,
+    Incident,
+    Ranking,
+    Reason,
+    Suspect,
+)
 from .sqlrisk import change_text, destructive_operations
 from .timeutil import humanize
 
@@ -70,68 +80,107 @@ class EngineSettings:
     rollout_end_weight: float = 0.5
 
 
+class Candidate(NamedTuple):
+    """What the numeric pass reads of a change.
+
+    A store row yields one without decoding the whole change, and ``candidate_of`` derives one
+    from a Change; only the suspects that get listed are materialised as Changes.
+    """
+
+    id: str
+    kind: ChangeKind
+    services: tuple[str, ...]
+    environment: str
+    at: float  # epoch seconds: when it took effect
+    start: float  # epoch seconds: when it began to (started_at, else at)
+    status: ChangeStatus
+    rollout_percentage: float | None
+    destructive: bool  # a migration that loses data or is marked irreversible
+
+
+def candidate_of(change: Change) -> Candidate:
+    pct = change.details.get("rollout_percentage")
+    return Candidate(change.id, change.kind, change.services, change.environment,
+                     change.at.timestamp(), change.effective_start.timestamp(), change.status,
+                     float(pct) if isinstance(pct, int | float) else None,
+                     is_destructive(change))
+
+
+def is_destructive(change: Change) -> bool:
+    """A migration whose SQL drops or rewrites data, or that its source calls irreversible."""
+    return change.kind is ChangeKind.MIGRATION and (
+        change.reversible is False
+        or bool(destructive_operations(change_text(change.summary, change.details))))
+
+
+Fetch = Callable[[list[str]], Mapping[str, Change]]
+
+
 def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
          settings: EngineSettings | None = None) -> Ranking:
-    """Rank every candidate change of the incident's environment and window.
+    """Rank every candidate change of the incident's environment and window."""
+    by_id = {c.id: c for c in changes}
+    return rank_candidates((candidate_of(c) for c in by_id.values()),
+                           lambda ids: {i: by_id[i] for i in ids}, graph, incident, settings)
 
-    Two passes: every candidate gets its number (cheap arithmetic, the whole window feeds the
-    normalisation), then only the ``max_listed`` best live ones and every after-onset one are
-    explained in words, which is where the time goes on a busy day.
+
+def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: DependencyGraph,
+                    incident: Incident, settings: EngineSettings | None = None) -> Ranking:
+    """Rank candidates; ``fetch`` materialises the changes that get listed.
+
+    Two passes: every candidate gets its number (cheap arithmetic; the whole window feeds the
+    normalisation), then only the ``max_listed`` best live ones and as many after-onset ones
+    are fetched and explained in words, which is where the time goes on a busy day.
     """
     settings = settings or EngineSettings()
     target = graph.resolve(incident.target)
     onset = incident.started_at
-    earliest = onset - settings.window
-    latest = onset + settings.list_after_onset
+    onset_s = onset.timestamp()
+    earliest = onset_s - settings.window.total_seconds()
+    latest = onset_s + settings.list_after_onset.total_seconds()
     reach = graph.reach_from(target)
     callers = graph.dependants_of(target)
-    scored: list[tuple[tuple[object, ...], Change, float]] = []
+    scored: list[tuple[tuple[object, ...], Candidate, float]] = []
     warnings: list[str] = []
     live_total = 0.0
-    for change in changes:
-        if change.environment != incident.environment:
+    model = _TimeModel(settings)
+    prior = {k: settings.kind_prior.get(k, 1.0) for k in ChangeKind}
+    fits = _Fits(graph, reach, callers, settings)
+    for c in candidates:
+        if c.environment != incident.environment or c.at < earliest or c.start > latest:
             continue
-        if change.at < earliest or change.effective_start > latest:
-            continue
-        time_weight, after_onset = _time_weight(change, onset, settings)
-        fit = _graph_fit(change, graph, reach, callers, settings)
+        time_weight, after_onset = model.weight(c, onset_s)
+        fit = fits.of(c.services)
         if fit.unknown:
-            warnings.append(f"{change.id} names {', '.join(fit.unknown)}, not in the "
+            warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
-        score = (settings.kind_prior.get(change.kind, 1.0) * _risk_product(change, settings)
-                 * time_weight * fit.weight)
+        score = prior[c.kind] * time_weight * fit.weight
+        for factor, _ in _risk_factors(c, settings):
+            score *= factor
         if not after_onset:
             live_total += score
         # live first, by score; ties by time (closer to onset first), then id
-        scored.append(((after_onset, -score, -change.at.timestamp(), change.id), change, score))
+        scored.append(((after_onset, -score, -c.at, c.id), c, score))
     scored.sort(key=lambda item: item[0])
     live = [item for item in scored if not item[0][0]]
-    listed = live[: settings.max_listed] + [item for item in scored if item[0][0]]
+    after = [item for item in scored if item[0][0]]  # by score too: on-path ones first
+    listed = live[: settings.max_listed] + after[: settings.max_listed]
+    changes = fetch([c.id for _, c, _ in listed])
     denominator = settings.no_change_score + live_total
     suspects = []
-    for i, (_, change, score) in enumerate(listed):
-        item = _score(change, graph, target, reach, callers, onset, settings)
+    for i, ((after_onset, *_), c, score) in enumerate(listed):
+        change = changes[c.id]
+        fit = fits.of(c.services)
         suspects.append(Suspect(
             change=change, rank=i + 1, score=score,
-            probability=0.0 if item.after_onset else score / denominator, hops=item.hops,
-            path=item.path, after_onset=item.after_onset, unknown_service=bool(item.unknown),
-            reasons=item.reasons))
+            probability=0.0 if after_onset else score / denominator, hops=fit.hops,
+            path=fit.path, after_onset=after_onset, unknown_service=bool(fit.unknown),
+            reasons=_reasons(change, c, fit, graph, target, onset, model)))
     return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=settings.no_change_score / denominator,
                    window=settings.window, warnings=tuple(warnings), candidates=len(scored),
                    unlisted_probability=sum(score for _, _, score in live[settings.max_listed:])
                    / denominator)
-
-
-@dataclass
-class _Scored:
-    change: Change
-    score: float
-    after_onset: bool
-    hops: int | None
-    path: tuple[str, ...]
-    unknown: list[str]
-    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,87 +194,96 @@ class _GraphFit:
     relation: str  # global | reach | unknown | caller | unrelated
 
 
-def _score(change: Change, graph: DependencyGraph, target: str, reach: Mapping[str, Reach],
-           callers: frozenset[str], onset: datetime, settings: EngineSettings) -> _Scored:
-    reasons: list[Reason] = []
+def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGraph, target: str,
+             onset: datetime, model: _TimeModel) -> tuple[Reason, ...]:
+    """Each factor of the score in words, with the figure behind it."""
+    settings = model.settings
     prior = settings.kind_prior.get(change.kind, 1.0)
-    reasons.append(Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
-                          prior))
-    time_weight, after_onset = _time_weight(change, onset, settings)
-    reasons.append(Reason("time", _time_text(change, onset, settings), time_weight))
-    fit = _graph_fit(change, graph, reach, callers, settings)
-    reasons.append(Reason("graph", _graph_text(fit, change, graph, target), fit.weight))
-    risk = 1.0
-    for factor, text in _risks(change, settings):
-        risk *= factor
-        reasons.append(Reason("risk", text, factor))
-    score = prior * risk * time_weight * fit.weight
-    return _Scored(change, score, after_onset, fit.hops, fit.path, list(fit.unknown),
-                   tuple(reasons))
+    time_weight, _ = model.weight(c, onset.timestamp())
+    reasons = [Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
+                      prior),
+               Reason("time", _time_text(change, onset, model), time_weight),
+               Reason("graph", _graph_text(fit, change, graph, target), fit.weight)]
+    reasons += [Reason("risk", _risk_text(key, change, settings), factor)
+                for factor, key in _risk_factors(c, settings)]
+    return tuple(reasons)
+
+
+class _TimeModel:
+    """f_time and its integral for one settings object, with each kind's constants computed
+    once per ranking instead of once per candidate."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.lo = settings.tail_min.total_seconds() / HOUR
+        self.hi = settings.tail_max.total_seconds() / HOUR
+        self.log_span = math.log(self.hi / self.lo)
+        self.w = settings.tail_weight
+        self.skew = settings.clock_skew.total_seconds()
+        self.end_weight = settings.rollout_end_weight
+        self.tau = {k: settings.kind_time_scale_minutes.get(k, 30.0) / 60.0 for k in ChangeKind}
+
+    def density(self, lag_hours: float, kind: ChangeKind) -> float:
+        lag = min(max(lag_hours, self.lo), self.hi)
+        tau = self.tau[kind]
+        return ((1 - self.w) * math.exp(-lag / tau) / tau
+                + self.w / (lag * self.log_span))
+
+    def mass(self, lag_hours: float, kind: ChangeKind) -> float:
+        lo, hi, tau = self.lo, self.hi, self.tau[kind]
+        x = max(lag_hours, 0.0)
+        mass = self.density(lo, kind) * min(x, lo)  # the density is flat below lo
+        if x > lo:
+            top = min(x, hi)
+            mass += (1 - self.w) * (math.exp(-lo / tau) - math.exp(-top / tau))
+            mass += self.w * math.log(top / lo) / self.log_span
+        if x > hi:
+            mass += self.density(hi, kind) * (x - hi)
+        return mass
+
+    def lags(self, start: float, at: float, in_progress: bool, onset: float
+             ) -> tuple[float, float, bool]:
+        """The range of lags (hours) at which the change's effect may have reached the target,
+        and whether it began after the onset (times in epoch seconds).
+
+        A rollout reaches the failing part at an unknown moment between its start and its end;
+        one still in progress (or ending after the onset) may reach it up to the onset itself.
+        """
+        if start > onset + self.skew:
+            return 0.0, 0.0, True
+        end = at
+        if in_progress or end > onset:
+            end = min(max(end, start), onset) if start <= onset else start
+        return max(onset - end, 0.0) / HOUR, max(onset - start, 0.0) / HOUR, False
+
+    def weight(self, c: Candidate, onset: float) -> tuple[float, bool]:
+        """f_time at the change's lag. Over a rollout the effect reached the target either with
+        its last stage (often the largest, or the one that tips a shared limit) or at a uniform
+        moment of its span: a mixture, weighted by ``rollout_end_weight``."""
+        lo_h, hi_h, after = self.lags(c.start, c.at, c.status is ChangeStatus.IN_PROGRESS, onset)
+        at_end = self.density(lo_h, c.kind)
+        if hi_h - lo_h < 1 / 60:
+            return at_end, after
+        mean = (self.mass(hi_h, c.kind) - self.mass(lo_h, c.kind)) / (hi_h - lo_h)
+        return self.end_weight * at_end + (1 - self.end_weight) * mean, after
 
 
 def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
     """f_time: per-hour density of a culprit taking effect ``lag_hours`` before the onset."""
-    lo, hi = settings.tail_min.total_seconds() / HOUR, settings.tail_max.total_seconds() / HOUR
-    lag = min(max(lag_hours, lo), hi)
-    tau = settings.kind_time_scale_minutes.get(kind, 30.0) / 60.0
-    near = (1 - settings.tail_weight) * math.exp(-lag / tau) / tau
-    tail = settings.tail_weight / (lag * math.log(hi / lo))
-    return near + tail
+    return _TimeModel(settings).density(lag_hours, kind)
 
 
 def time_mass(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
     """F_time: the integral of ``time_density`` from 0 to ``lag_hours`` (closed form)."""
-    lo, hi = settings.tail_min.total_seconds() / HOUR, settings.tail_max.total_seconds() / HOUR
-    tau = settings.kind_time_scale_minutes.get(kind, 30.0) / 60.0
-    w = settings.tail_weight
-    x = max(lag_hours, 0.0)
-    mass = time_density(lo, kind, settings) * min(x, lo)  # the density is flat below lo
-    if x > lo:
-        top = min(x, hi)
-        mass += (1 - w) * (math.exp(-lo / tau) - math.exp(-top / tau))
-        mass += w * math.log(top / lo) / math.log(hi / lo)
-    if x > hi:
-        mass += time_density(hi, kind, settings) * (x - hi)
-    return mass
+    return _TimeModel(settings).mass(lag_hours, kind)
 
 
-def _lags(change: Change, onset: datetime, settings: EngineSettings
-          ) -> tuple[timedelta, timedelta, bool]:
-    """The range of lags at which the change's effect may have reached the target, and
-    whether it began after the onset.
-
-    A rollout reaches the failing part at an unknown moment between its start and its end; one
-    still in progress (or ending after the onset) may reach it up to the onset itself.
-    """
-    start = change.effective_start
-    if start > onset + settings.clock_skew:
-        return timedelta(0), timedelta(0), True
-    end = change.at
-    if change.status is ChangeStatus.IN_PROGRESS or end > onset:
-        end = min(max(end, start), onset) if start <= onset else start
-    zero = timedelta(0)
-    return max(onset - end, zero), max(onset - start, zero), False
-
-
-def _time_weight(change: Change, onset: datetime, settings: EngineSettings
-                 ) -> tuple[float, bool]:
-    """f_time at the change's lag. Over a rollout the effect reached the target either with
-    its last stage (often the largest, or the one that tips a shared limit) or at a uniform
-    moment of its span: a mixture, weighted by ``rollout_end_weight``."""
-    low, high, after = _lags(change, onset, settings)
-    lo_h, hi_h = low.total_seconds() / HOUR, high.total_seconds() / HOUR
-    at_end = time_density(lo_h, change.kind, settings)
-    if hi_h - lo_h < 1 / 60:
-        return at_end, after
-    mass = time_mass(hi_h, change.kind, settings) - time_mass(lo_h, change.kind, settings)
-    w = settings.rollout_end_weight
-    return w * at_end + (1 - w) * mass / (hi_h - lo_h), after
-
-
-def _time_text(change: Change, onset: datetime, settings: EngineSettings) -> str:
+def _time_text(change: Change, onset: datetime, model: _TimeModel) -> str:
+    settings = model.settings
     verb = _VERBS.get(change.kind, "took effect")
-    low, high, after = _lags(change, onset, settings)
+    lo_h, hi_h, after = model.lags(change.effective_start.timestamp(), change.at.timestamp(),
+                                   change.status is ChangeStatus.IN_PROGRESS, onset.timestamp())
+    low, high = timedelta(hours=lo_h), timedelta(hours=hi_h)
     if after:
         return (f"{verb} {humanize(change.effective_start - onset)} after onset: cannot have "
                 "caused it (a mitigation?)")
@@ -255,25 +313,38 @@ def hop_weight(hops: int, settings: EngineSettings) -> float:
     return settings.hop_floor + (1 - settings.hop_floor) * settings.hop_decay ** hops
 
 
-def _graph_fit(change: Change, graph: DependencyGraph, reach: Mapping[str, Reach],
-               callers: frozenset[str], settings: EngineSettings) -> _GraphFit:
-    """g: reachable by hops > unknown node > caller of the target > unrelated."""
-    if change.is_global or not graph.global_nodes.isdisjoint(change.services):
-        return _GraphFit(hop_weight(1, settings), 1, (), (), "global")
-    best: Reach | None = None
-    for service in change.services:
-        r = reach.get(service)
-        if r is not None and (best is None or r.hops < best.hops):
-            best = r
-    unknown = tuple(s for s in change.services if s not in graph.declared)
-    if best is not None:
-        return _GraphFit(hop_weight(best.hops, settings), best.hops, best.path, unknown,
-                         "reach")
-    if unknown and len(unknown) == len(change.services):
-        return _GraphFit(settings.unknown_node_weight, None, (), unknown, "unknown")
-    if not callers.isdisjoint(change.services):
-        return _GraphFit(settings.caller_weight, None, (), unknown, "caller")
-    return _GraphFit(settings.unrelated_weight, None, (), unknown, "unrelated")
+class _Fits:
+    """g for one target: reachable by hops > unknown node > caller of the target > unrelated.
+
+    Off-path answers are shared constants, so the common case (a change the target does not
+    depend on) costs a few set lookups and no allocation.
+    """
+
+    def __init__(self, graph: DependencyGraph, reach: Mapping[str, Reach],
+                 callers: frozenset[str], settings: EngineSettings) -> None:
+        self.graph, self.reach, self.callers, self.settings = graph, reach, callers, settings
+        self.global_fit = _GraphFit(hop_weight(1, settings), 1, (), (), "global")
+        self.caller = _GraphFit(settings.caller_weight, None, (), (), "caller")
+        self.unrelated = _GraphFit(settings.unrelated_weight, None, (), (), "unrelated")
+
+    def of(self, services: tuple[str, ...]) -> _GraphFit:
+        graph, reach = self.graph, self.reach
+        if GLOBAL in services or not graph.global_nodes.isdisjoint(services):
+            return self.global_fit
+        best: Reach | None = None
+        for service in services:
+            r = reach.get(service)
+            if r is not None and (best is None or r.hops < best.hops):
+                best = r
+        unknown = () if graph.declared.issuperset(services) else tuple(
+            s for s in services if s not in graph.declared)
+        if best is not None:
+            return _GraphFit(hop_weight(best.hops, self.settings), best.hops, best.path,
+                             unknown, "reach")
+        if unknown and len(unknown) == len(services):
+            return _GraphFit(self.settings.unknown_node_weight, None, (), unknown, "unknown")
+        fit = self.caller if not self.callers.isdisjoint(services) else self.unrelated
+        return fit if not unknown else _GraphFit(fit.weight, None, (), unknown, fit.relation)
 
 
 def _graph_text(fit: _GraphFit, change: Change, graph: DependencyGraph, target: str) -> str:
@@ -293,42 +364,36 @@ def _graph_text(fit: _GraphFit, change: Change, graph: DependencyGraph, target: 
     return f"the target does not depend on {names}"
 
 
-def _risk_product(change: Change, settings: EngineSettings) -> float:
-    """The risk factors' product without their words; only risky changes pay for _risks."""
-    if (change.status is ChangeStatus.SUCCEEDED and change.kind in _PLAIN_KINDS
-            and "rollout_percentage" not in change.details):
-        return 1.0
-    product = 1.0
-    for factor, _ in _risks(change, settings):
-        product *= factor
-    return product
-
-
-_PLAIN_KINDS = frozenset({ChangeKind.DEPLOY, ChangeKind.ROLLBACK, ChangeKind.PROVIDER,
-                          ChangeKind.CERTIFICATE})
-
-
-def _risks(change: Change, settings: EngineSettings) -> list[tuple[float, str]]:
+def _risk_factors(c: Candidate, settings: EngineSettings) -> list[tuple[float, str]]:
+    """The risk multipliers that apply, each with a key that ``_risk_text`` puts in words."""
     out: list[tuple[float, str]] = []
-    if change.status is ChangeStatus.FAILED:
-        out.append((settings.failed_risk, "rollout failed: a partial or broken state"))
-    else:
+    if c.status is ChangeStatus.FAILED:
+        out.append((settings.failed_risk, "failed"))
+    elif c.status is ChangeStatus.IN_PROGRESS or (
+            c.rollout_percentage is not None and 0 < c.rollout_percentage < 100):
+        out.append((settings.partial_risk, "partial"))
+    if c.destructive:
+        out.append((settings.destructive_risk, "destructive"))
+    if c.kind in _PUSH_KINDS and (GLOBAL in c.services
+                                  or len(c.services) >= settings.wide_threshold):
+        out.append((settings.wide_risk, "wide"))
+    return out
+
+
+_PUSH_KINDS = frozenset({ChangeKind.CONFIG, ChangeKind.FEATURE_FLAG, ChangeKind.INFRASTRUCTURE})
+
+
+def _risk_text(key: str, change: Change, settings: EngineSettings) -> str:
+    if key == "failed":
+        return "rollout failed: a partial or broken state"
+    if key == "partial":
         pct = change.details.get("rollout_percentage")
         partial = isinstance(pct, int | float) and 0 < pct < 100
-        if change.status is ChangeStatus.IN_PROGRESS or partial:
-            what = f"at {pct:g}%" if partial else "still in progress"
-            out.append((settings.partial_risk, f"partial rollout ({what}): mixed versions live"))
-    if change.kind is ChangeKind.MIGRATION:
+        what = f"at {pct:g}%" if partial else "still in progress"
+        return f"partial rollout ({what}): mixed versions live"
+    if key == "destructive":
         ops = destructive_operations(change_text(change.summary, change.details))
-        if ops:
-            out.append((settings.destructive_risk,
-                        f"migration {', '.join(ops)}: destructive, irreversible"))
-        elif change.reversible is False:
-            out.append((settings.destructive_risk, "migration marked irreversible"))
-    breadth = len(change.services)
-    if change.kind in (ChangeKind.CONFIG, ChangeKind.FEATURE_FLAG, ChangeKind.INFRASTRUCTURE) \
-            and (change.is_global or breadth >= settings.wide_threshold):
-        scope = "every service" if change.is_global else f"{breadth} services"
-        out.append((settings.wide_risk, f"wide {change.kind.value.replace('_', ' ')} push: "
-                                        f"{scope} at once"))
-    return out
+        return (f"migration {', '.join(ops)}: destructive, irreversible" if ops
+                else "migration marked irreversible")
+    scope = "every service" if change.is_global else f"{len(change.services)} services"
+    return f"wide {change.kind.value.replace('_', ' ')} push: {scope} at once"

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     create_engine,
     delete,
     event,
@@ -33,13 +34,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from ..engine import Candidate, candidate_of
 from ..errors import StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
+from .columns import SERVICE_SEPARATOR
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 
 DEFAULT_FILE = "rollback-advisor.db"
 CHUNK = 1000
 _MAX_ROLLOUT = "max_rollout_us"
+_KINDS = {k.value: k for k in ChangeKind}
+_STATUSES = {s.value: s for s in ChangeStatus}
 
 
 @dataclass(frozen=True)
@@ -190,21 +195,46 @@ class Store:
 
     def changes_in_window(self, *, start: datetime, end: datetime,
                           environment: str) -> list[Change]:
-        """Changes that took effect at or after ``start`` and began by ``end``.
-
-        The scan is bounded on the indexed effect time: a change that began by ``end`` took
-        effect by ``end`` plus the longest rollout ever stored.
-        """
+        """Changes that took effect at or after ``start`` and began by ``end``."""
         with self.engine.connect() as conn:
-            longest = conn.execute(select(store_meta.c.value).where(
-                store_meta.c.key == _MAX_ROLLOUT)).scalar() or 0
-            end_us = _us(end)
-            stmt = select(changes.c.doc).where(
-                changes.c.environment == environment,
-                changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
-            if longest:
-                stmt = stmt.where(changes.c.start_us <= end_us)
+            stmt = self._window(conn, select(changes.c.doc), start, end, environment)
             return [_from_doc(d) for d in conn.execute(stmt).scalars().all()]
+
+    def window_candidates(self, *, start: datetime, end: datetime,
+                          environment: str) -> list[Candidate]:
+        """The same window as the engine's light candidates: columns only, no document
+        decoded (``get_changes`` fetches the few that get listed)."""
+        cols = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
+                changes.c.at_us, changes.c.start_us, changes.c.status, changes.c.rollout_pct,
+                changes.c.destructive)
+        kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
+        with self.engine.connect() as conn:
+            rows = _plain_rows(conn, self._window(conn, select(*cols), start, end, environment))
+        return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
+                          statuses[status], pct, bool(d))
+                for i, k, s, env, at, st, status, pct, d in rows]
+
+    def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
+                environment: str) -> Select[Any]:
+        """Bound the scan on the indexed effect time: a change that began by ``end`` took
+        effect by ``end`` plus the longest rollout ever stored."""
+        longest = conn.execute(select(store_meta.c.value).where(
+            store_meta.c.key == _MAX_ROLLOUT)).scalar() or 0
+        end_us = _us(end)
+        stmt = stmt.where(changes.c.environment == environment,
+                          changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
+        return stmt.where(changes.c.start_us <= end_us) if longest else stmt
+
+    def get_changes(self, ids: Sequence[str]) -> dict[str, Change]:
+        """Changes by id (those missing are absent from the answer)."""
+        out: dict[str, Change] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), CHUNK):
+                stmt = select(changes.c.doc).where(changes.c.id.in_(ids[i:i + CHUNK]))
+                for doc in conn.execute(stmt).scalars().all():
+                    change = _from_doc(doc)
+                    out[change.id] = change
+        return out
 
     def list_changes(self, *, service: str | None = None, kind: str | None = None,
                      environment: str | None = None, since: datetime | None = None,
@@ -294,6 +324,21 @@ class Store:
             index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
 
 
+def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+    """Run ``stmt`` on the DBAPI cursor and return plain tuples: on the window query, building
+    SQLAlchemy Row objects for thousands of rows costs more than the query itself."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = compiled.construct_params()
+    args: Any = ([params[name] for name in compiled.positiontup or ()] if compiled.positional
+                 else params)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -320,10 +365,13 @@ def _doc(change: Change) -> str:
 
 
 def _row(change: Change, now: int) -> dict[str, Any]:
+    c = candidate_of(change)
     return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
-            "source": change.source, "doc": _doc(change), "ingested_us": now}
+            "source": change.source, "doc": _doc(change), "ingested_us": now,
+            "services": SERVICE_SEPARATOR.join(c.services), "rollout_pct": c.rollout_percentage,
+            "destructive": c.destructive}
 
 
 def _service_rows(change: Change) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -37,6 +39,10 @@ changes = Table(
     # the DESIGN §1 document, as stored; re-derived fields above are for indexes only
     Column("doc", Text, nullable=False),
     Column("ingested_us", BigInteger, nullable=False),
+    # what the engine's numeric pass reads without decoding doc (migration 0003)
+    Column("services", Text, nullable=False, server_default=""),
+    Column("rollout_pct", Float),
+    Column("destructive", Boolean, nullable=False, server_default=false()),
     Index("ix_changes_env_at", "environment", "at_us"),
 )
 

@@ -12,8 +12,8 @@ GRAPH = DependencyGraph.from_document(CHAIN)
 INCIDENT = Incident(target="web:GET /x", started_at=ONSET)
 
 
-def test_max_listed_keeps_best_live_and_every_after_onset() -> None:
-    """With max_listed=2 the two best live changes and the after-onset one are listed; the
+def test_max_listed_keeps_best_live_and_after_onset() -> None:
+    """With max_listed=2 the two best live changes and the (single) after-onset one are listed; the
     others still hold probability, reported as unlisted."""
     changes = [make_change(id=f"c{i}", service=s, minutes_before=m) for i, (s, m) in
                enumerate([("a", 5), ("b", 30), ("side", 10), ("lonely", 50), ("a", -30)])]

@@ -142,3 +142,49 @@ def test_bad_url() -> None:
         open_store("mysql://x@localhost/db")
     with pytest.raises(StoreError, match="not a database URL"):
         open_store("::nonsense::")
+
+
+def test_window_candidates_match_the_window(store: Store) -> None:
+    """The light candidates cover the same changes as the full window query, with the columns
+    the engine reads; get_changes materialises any of them."""
+    store.add_changes([make(1), make(2, services=["svc", "other"], status="in_progress"),
+                       make(3, kind="migration", summary="ALTER TABLE t DROP COLUMN c"),
+                       make(4, details={"rollout_percentage": 25})])
+    start, end = T0, T0 + timedelta(hours=1)
+    full = {c.id: c for c in store.changes_in_window(start=start, end=end,
+                                                     environment="production")}
+    light = {c.id: c for c in store.window_candidates(start=start, end=end,
+                                                      environment="production")}
+    assert set(full) == set(light) == {"c1", "c2", "c3", "c4"}
+    assert light["c2"].services == ("svc", "other") and light["c2"].status.value == "in_progress"
+    assert light["c3"].destructive and not light["c1"].destructive
+    assert light["c4"].rollout_percentage == 25.0
+    assert light["c1"].at == full["c1"].at.timestamp()
+    assert store.get_changes(["c3", "nope"]) == {"c3": full["c3"]}
+
+
+def test_migration_0003_fills_candidate_columns(tmp_path: Path) -> None:
+    """Changes stored before migration 0003 get their candidate columns from their documents."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from rollback_advisor.store.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(text(
+            "INSERT INTO changes (id, kind, environment, at_us, start_us, status, is_global, "
+            "doc, ingested_us) VALUES ('m1', 'migration', 'production', 1, 1, 'succeeded', 0, "
+            ":doc, 1)"), {"doc": '{"id": "m1", "kind": "migration", "services": ["db", "x"], '
+                                 '"at": "1970-01-01T00:00:00Z", "reversible": false, '
+                                 '"environment": "production", "status": "succeeded"}'})
+    engine.dispose()
+    s = open_store(url)
+    (c,) = s.window_candidates(start=datetime(1970, 1, 1, tzinfo=UTC),
+                               end=datetime(1970, 1, 2, tzinfo=UTC), environment="production")
+    s.close()
+    assert (c.services, c.destructive) == (("db", "x"), True)

@@ -1,0 +1,45 @@
+"""What the engine's numeric pass reads, as columns: services, rollout percentage, destructive.
+
+The recommendation path scores every change of a 24 h window; reading these columns instead of
+decoding each stored document is what keeps it fast on a busy day. Existing rows are filled
+from their documents.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from alembic import op
+
+from rollback_advisor.store.columns import candidate_columns
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("changes") as batch:
+        batch.add_column(sa.Column("services", sa.Text, nullable=False, server_default=""))
+        batch.add_column(sa.Column("rollout_pct", sa.Float))
+        batch.add_column(sa.Column("destructive", sa.Boolean, nullable=False,
+                                   server_default=sa.false()))
+    bind = op.get_bind()
+    table = sa.table("changes", sa.column("id", sa.String), sa.column("doc", sa.Text),
+                     sa.column("services", sa.Text), sa.column("rollout_pct", sa.Float),
+                     sa.column("destructive", sa.Boolean))
+    for change_id, doc in bind.execute(sa.select(table.c.id, table.c.doc)).all():
+        bind.execute(table.update().where(table.c.id == change_id)
+                     .values(candidate_columns(json.loads(doc))))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("changes") as batch:
+        for column in ("destructive", "rollout_pct", "services"):
+            batch.drop_column(column)
