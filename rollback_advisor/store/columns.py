@@ -9,6 +9,9 @@ from ..engine import is_destructive
 from ..models import change_from_dict
 
 SERVICE_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a node name
+# The window query's columns, equality and range first: an index over all of them covers it.
+WINDOW_INDEX = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
+                "rollout_pct", "destructive")
 
 
 def candidate_columns(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from sqlalchemy import (
     false,
 )
 
+from .columns import WINDOW_INDEX
+
 metadata = MetaData()
 
 changes = Table(
@@ -43,7 +45,7 @@ changes = Table(
     Column("services", Text, nullable=False, server_default=""),
     Column("rollout_pct", Float),
     Column("destructive", Boolean, nullable=False, server_default=false()),
-    Index("ix_changes_env_at", "environment", "at_us"),
+    Index("ix_changes_window", *WINDOW_INDEX),
 )
 
 change_services = Table(
