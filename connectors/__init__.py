@@ -15,9 +15,10 @@ A connector class offers ``from_config(section, context, *, name) -> instance``:
 its raw config section (``Settings.connectors[name]``, secrets already resolved, the common keys
 below removed) into a frozen dataclass, rejecting unknown keys with a ``ConfigError`` naming
 ``connectors.<name>.<key>``, and builds itself from that plus an optional injected vendor client
-(``context.clients[name]``). ``connectors.vcs.common.Section`` does the key checking. A class
-without ``from_config`` is called as ``Class(section)``. Its ``name`` attribute is the section
-name, which is also the key its sync cursor is stored under.
+(``context.clients[name]``). ``connectors.config`` does the key checking (and
+``connectors.vcs.common.Section`` on top of it). A class without ``from_config`` is called as
+``Class(section)``. Its ``name`` attribute is the section name, which is also the key its sync
+cursor is stored under.
 
 Which sections run, and what "explicit" means
 ---------------------------------------------

@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import Batch, ConnectorError, ConnectorUnavailable, Cursor, Progress
-from rollback_advisor.errors import ConfigError, InvalidInput
+from connectors.config import duration, entries, optional_text, required_text, settings
+from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import DEFAULT_ENVIRONMENT, Change, ChangeKind
-from rollback_advisor.timeutil import format_utc, humanize, parse_duration, utc_now
+from rollback_advisor.timeutil import format_utc, humanize, utc_now
 
 try:
     from cryptography import x509
@@ -62,43 +63,20 @@ _HOST_KEYS = {"host", "port", "node", "server_name", "environment"}
 def parse_config(raw: Mapping[str, Any],
                  prefix: str = "connectors.certificates") -> CertificatesConfig:
     """Validate a raw section; a ConfigError names the key, e.g. ``...hosts[0].port``."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{prefix}: expected a mapping")
-    unknown = sorted(set(raw) - {"hosts", "warn_within", "timeout"})
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}: no such setting; known here: hosts, "
-                          "timeout, warn_within")
-    items = raw.get("hosts")
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{prefix}.hosts: expected a non-empty list of hosts")
+    raw = settings(prefix, raw, {"hosts", "warn_within", "timeout"})
     hosts = []
-    for index, item in enumerate(items):
-        where = f"{prefix}.hosts[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: expected a mapping")
-        bad = sorted(set(item) - _HOST_KEYS)
-        if bad:
-            raise ConfigError(f"{where}.{bad[0]}: no such setting; known here: "
-                              + ", ".join(sorted(_HOST_KEYS)))
-        for key in ("host", "node"):
-            if not isinstance(item.get(key), str) or not item[key].strip():
-                raise ConfigError(f"{where}.{key}: expected a non-empty string")
+    for where, item in entries(prefix, raw, "hosts", _HOST_KEYS):
+        host, node = (required_text(where, item, key) for key in ("host", "node"))
         port = item.get("port", 443)
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise ConfigError(f"{where}.port: got {port!r}, expected a port number")
-        for key in ("server_name", "environment"):
-            if key in item and (not isinstance(item[key], str) or not item[key]):
-                raise ConfigError(f"{where}.{key}: expected a non-empty string")
-        hosts.append(HostConfig(host=item["host"].strip(), node=item["node"].strip(), port=port,
-                                server_name=item.get("server_name"),
-                                environment=item.get("environment", DEFAULT_ENVIRONMENT)))
-    durations = {}
-    for key, default in (("warn_within", "14d"), ("timeout", "10s")):
-        try:
-            durations[key] = parse_duration(raw.get(key, default), f"{prefix}.{key}")
-        except InvalidInput as exc:
-            raise ConfigError(exc.message) from None
-    return CertificatesConfig(hosts=tuple(hosts), **durations)
+        server_name = optional_text(where, item, "server_name")
+        environment = optional_text(where, item, "environment", DEFAULT_ENVIRONMENT)
+        hosts.append(HostConfig(host=host, node=node, port=port, server_name=server_name,
+                                environment=str(environment)))
+    return CertificatesConfig(hosts=tuple(hosts),
+                              warn_within=duration(prefix, raw, "warn_within", "14d"),
+                              timeout=duration(prefix, raw, "timeout", "10s"))
 
 
 FetchCertificate = Callable[[HostConfig, float], bytes]

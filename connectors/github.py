@@ -18,22 +18,24 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from types import TracebackType
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
 from rollback_advisor.timeutil import format_utc
 
-from .base import Batch, ConnectorError, ConnectorUnavailable, Cursor, Progress
+from .base import Batch, ConnectorUnavailable, Cursor, Progress
 from .vcs.common import (
     REPO_PATH,
+    BatchBuffer,
     PacedRetryMixin,
-    RateLimitWaitTooLong,
     Section,
+    VcsConfig,
+    VcsConnector,
+    VendorErrors,
     as_utc,
+    fetch_each,
     first_line,
     migration_files,
     pull_request_numbers,
@@ -42,7 +44,6 @@ from .vcs.common import (
 
 try:
     import github
-    import requests
     from github import Auth, GithubException, GithubRetry
     from github.GithubObject import NotSet
 except ImportError as exc:  # pragma: no cover - exercised through the registry tests
@@ -61,24 +62,12 @@ IN_PROGRESS = {"in_progress", "queued", "pending"}
 PENDING_LIMIT = 200  # unfinished deployments re-checked per repository; beyond: dropped, noted
 
 
-@dataclass(frozen=True)
-class GitHubConfig:
+@dataclass(frozen=True, kw_only=True)
+class GitHubConfig(VcsConfig):
     """A validated ``connectors.github`` section (see config.example.yaml for each key)."""
 
     repos: tuple[str, ...]
-    token: str | None = None
     base_url: str = "https://api.github.com"
-    environments: tuple[str, ...] = ("production",)
-    map: Mapping[str, str] = field(default_factory=dict)
-    per_page: int = 100
-    releases: bool = False
-    compare: bool = True
-    lookback: timedelta = timedelta(days=30)
-    timeout: float = 30.0
-    max_wait: timedelta = timedelta(minutes=15)
-    retries: int = 5
-    ssl_verify: bool | str = True
-    batch_size: int = 50
 
     @classmethod
     def from_section(cls, raw: Mapping[str, Any], name: str = SOURCE) -> GitHubConfig:
@@ -87,17 +76,7 @@ class GitHubConfig:
             repos=s.texts("repos", required=True, pattern=REPO_PATH, expected="owner/name"),
             token=s.text("token", secret=True),
             base_url=(s.text("base_url", cls.base_url) or cls.base_url).rstrip("/"),
-            environments=s.texts("environments", cls.environments, expected="environment"),
-            map=s.mapping("map"),
-            per_page=s.integer("per_page", cls.per_page, low=1, high=100),
-            releases=s.flag("releases", cls.releases),
-            compare=s.flag("compare", cls.compare),
-            lookback=s.duration("lookback", "30d"),
-            timeout=s.number("timeout", cls.timeout, low=1),
-            max_wait=s.duration("max_wait", "15m"),
-            retries=s.integer("retries", cls.retries, low=0, high=20),
-            ssl_verify=s.verify("ssl_verify"),
-            batch_size=s.integer("batch_size", cls.batch_size, low=1, high=10_000),
+            **cls.shared(s),
         )
 
 
@@ -121,29 +100,19 @@ def make_client(config: GitHubConfig, context: ConnectorContext) -> github.Githu
         verify=config.ssl_verify)
 
 
-class GitHubErrors:
-    """Turn PyGithub and requests errors into one ConnectorError line naming the repository
-    (the boundary ``on_http_error`` of python-gitlab, as a context manager)."""
+class GitHubErrors(VendorErrors):
+    """PyGithub's errors as one ConnectorError line naming the repository."""
 
-    def __init__(self, what: str, config: GitHubConfig, section: str) -> None:
-        self.what, self.config, self.section = what, config, section
+    malformed = (*VendorErrors.malformed, github.BadAttributeException)
 
-    def __enter__(self) -> None:
-        return None
+    @property
+    def address(self) -> str:
+        return str(self.config.base_url)
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc is None or not isinstance(exc, Exception):
-            return
-        message = self.describe(exc)
-        if message is not None:
-            error = ConnectorError(f"{self.what}: {message}")
-            error.fatal = isinstance(exc, github.BadCredentialsException | RateLimitWaitTooLong)
-            raise error from exc
+    def is_fatal(self, exc: Exception) -> bool:
+        return isinstance(exc, github.BadCredentialsException)
 
-    def describe(self, exc: Exception) -> str | None:
-        if isinstance(exc, ConnectorError):
-            return exc.message
+    def describe_vendor(self, exc: Exception) -> str | None:
         if isinstance(exc, github.BadCredentialsException):
             return (f"bad credentials (HTTP 401): check connectors.{self.section}.token "
                     "(a token with repo and deployment read access)")
@@ -161,35 +130,19 @@ class GitHubErrors:
             if text.startswith("Cannot complete object"):  # PyGithub's, for a partial record
                 return "malformed response (a record without the fields the API documents)"
             return f"HTTP {exc.status}: {first_line(text)}"
-        if isinstance(exc, requests.Timeout):
-            return f"timed out after {self.config.timeout:.0f} s talking to {self.config.base_url}"
-        if isinstance(exc, requests.ConnectionError):
-            return f"cannot reach {self.config.base_url}: {first_line(str(exc), 120)}"
-        if isinstance(exc, requests.RequestException):
-            return f"request failed: {first_line(str(exc), 120)}"
-        if isinstance(exc, ValueError | TypeError | KeyError | InvalidInput
-                      | github.BadAttributeException):
-            return f"malformed response ({type(exc).__name__}: {first_line(str(exc), 80)})"
         return None
 
 
-class GitHubConnector:
+class GitHubConnector(VcsConnector):
     """Deployments (with statuses and what they shipped) and optionally releases of repos."""
 
-    def __init__(self, config: GitHubConfig, client: github.Github | None = None, *,
-                 context: ConnectorContext | None = None, name: str = SOURCE) -> None:
-        from connectors import ConnectorContext
+    source = SOURCE
+    config_class = GitHubConfig
+    config: GitHubConfig
+    client: github.Github
 
-        self.config = config
-        self.name = name
-        self.context = context or ConnectorContext()
-        self.client = client or make_client(config, self.context)
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
-                    name: str = SOURCE) -> GitHubConnector:
-        config = GitHubConfig.from_section(section, name)
-        return cls(config, context.clients.get(name), context=context, name=name)
+    def build_client(self, config: GitHubConfig, context: ConnectorContext) -> github.Github:
+        return make_client(config, context)
 
     # -- the ChangeSource contract --------------------------------------------------------
 
@@ -202,56 +155,33 @@ class GitHubConnector:
         state: dict[str, Any] = copy.deepcopy(dict(cursor or {}))
         state.setdefault("version", 1)
         repos_state = state.setdefault("repos", {})
-        failures: list[ConnectorError] = []
-        for repo in self.config.repos:
-            repo_state = repos_state.setdefault(repo, {})
-            try:
-                with GitHubErrors(f"github {repo}", self.config, self.name):
-                    yield from _RepoSync(self, repo, repo_state, state, progress).run()
-            except ConnectorError as exc:
-                if getattr(exc, "fatal", False):
-                    raise
-                failures.append(exc)
-        if failures:
-            raise ConnectorError("; ".join(f.message for f in failures)) from failures[0]
+        yield from fetch_each(
+            self.config.repos,
+            lambda repo: GitHubErrors(f"github {repo}", self.config, self.name),
+            lambda repo: _RepoSync(self, repo, repos_state.setdefault(repo, {}), state,
+                                   progress).run())
 
 
-class _RepoSync:
+class _RepoSync(BatchBuffer):
     """One repository's pass: new deployments, pending ones, releases."""
 
     def __init__(self, connector: GitHubConnector, repo: str, repo_state: dict[str, Any],
                  state: dict[str, Any], progress: Progress) -> None:
+        super().__init__(state, connector.config.batch_size)
         self.c = connector
         self.cfg = connector.config
         self.repo_name = repo
         self.rs = repo_state
-        self.state = state
         self.progress = progress
         self.repo = connector.client.get_repo(repo)
         self.full_name: str = repo_state.get("full_name", repo)
-        self.out: list[Change] = []
-        self.skipped = 0
-        self.notes: list[str] = []
-        self.saved = copy.deepcopy(state)
 
     def run(self) -> Iterator[Batch]:
         yield from self.pending()
         yield from self.deployments()
         if self.cfg.releases:
             yield from self.releases()
-        if self.out or self.skipped or self.notes or self.state != self.saved:
-            yield self.flush()
-
-    def flush(self) -> Batch:
-        self.saved = copy.deepcopy(self.state)
-        batch = Batch(self.out, copy.deepcopy(self.state), self.skipped, self.notes)
-        self.out, self.skipped, self.notes = [], 0, []
-        return batch
-
-    def emit(self, change: Change) -> Iterator[Batch]:
-        self.out.append(change)
-        if len(self.out) >= self.cfg.batch_size:
-            yield self.flush()
+        yield from self.rest()
 
     # -- deployments ------------------------------------------------------------------------
 

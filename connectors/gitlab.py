@@ -19,21 +19,22 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import timedelta
-from types import TracebackType
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
 from rollback_advisor.timeutil import format_utc, parse_rfc3339
 
-from .base import Batch, ConnectorError, ConnectorUnavailable, Cursor, Progress
+from .base import Batch, ConnectorUnavailable, Cursor, Progress
 from .vcs.common import (
     REPO_PATH,
+    BatchBuffer,
     PacedRetryMixin,
-    RateLimitWaitTooLong,
     Section,
+    VcsConfig,
+    VcsConnector,
+    VendorErrors,
+    fetch_each,
     first_line,
     merge_request_numbers,
     migration_files,
@@ -65,25 +66,13 @@ HISTORY = 20  # successful deployments remembered per environment, to find a pre
 NO_LIBRARY_RETRY: dict[str, Any] = {"obey_rate_limit": False, "retry_transient_errors": False}
 
 
-@dataclass(frozen=True)
-class GitLabConfig:
+@dataclass(frozen=True, kw_only=True)
+class GitLabConfig(VcsConfig):
     """A validated ``connectors.gitlab`` section (see config.example.yaml for each key)."""
 
     projects: tuple[str, ...]
-    token: str | None = None
     url: str = "https://gitlab.com"
-    environments: tuple[str, ...] = ("production",)
-    map: Mapping[str, str] = field(default_factory=dict)
-    per_page: int = 100
-    releases: bool = False
     merge_requests: bool = True
-    compare: bool = True
-    lookback: timedelta = timedelta(days=30)
-    timeout: float = 30.0
-    max_wait: timedelta = timedelta(minutes=15)
-    retries: int = 5
-    ssl_verify: bool | str = True
-    batch_size: int = 50
 
     @classmethod
     def from_section(cls, raw: Mapping[str, Any], name: str = SOURCE) -> GitLabConfig:
@@ -93,18 +82,8 @@ class GitLabConfig:
                              expected="group/project"),
             token=s.text("token", secret=True),
             url=(s.text("url", cls.url) or cls.url).rstrip("/"),
-            environments=s.texts("environments", cls.environments, expected="environment"),
-            map=s.mapping("map"),
-            per_page=s.integer("per_page", cls.per_page, low=1, high=100),
-            releases=s.flag("releases", cls.releases),
             merge_requests=s.flag("merge_requests", cls.merge_requests),
-            compare=s.flag("compare", cls.compare),
-            lookback=s.duration("lookback", "30d"),
-            timeout=s.number("timeout", cls.timeout, low=1),
-            max_wait=s.duration("max_wait", "15m"),
-            retries=s.integer("retries", cls.retries, low=0, high=20),
-            ssl_verify=s.verify("ssl_verify"),
-            batch_size=s.integer("batch_size", cls.batch_size, low=1, high=10_000),
+            **cls.shared(s),
         )
 
 
@@ -129,29 +108,17 @@ def make_client(config: GitLabConfig, context: ConnectorContext) -> gitlab.Gitla
                          ssl_verify=config.ssl_verify, retry_transient_errors=False)
 
 
-class GitLabErrors:
-    """Turn python-gitlab and requests errors into one ConnectorError line naming the project."""
+class GitLabErrors(VendorErrors):
+    """python-gitlab's errors as one ConnectorError line naming the project."""
 
-    def __init__(self, what: str, config: GitLabConfig, section: str) -> None:
-        self.what, self.config, self.section = what, config, section
+    @property
+    def address(self) -> str:
+        return str(self.config.url)
 
-    def __enter__(self) -> None:
-        return None
+    def is_fatal(self, exc: Exception) -> bool:
+        return getattr(exc, "response_code", None) == 401
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        if exc is None or not isinstance(exc, Exception):
-            return
-        message = self.describe(exc)
-        if message is not None:
-            error = ConnectorError(f"{self.what}: {message}")
-            code = getattr(exc, "response_code", None)
-            error.fatal = code == 401 or isinstance(exc, RateLimitWaitTooLong)
-            raise error from exc
-
-    def describe(self, exc: Exception) -> str | None:
-        if isinstance(exc, ConnectorError):
-            return exc.message
+    def describe_vendor(self, exc: Exception) -> str | None:
         if isinstance(exc, gitlab.exceptions.GitlabParsingError):
             return "malformed response: the server's answer is not the JSON expected"
         if isinstance(exc, gitlab.exceptions.GitlabError):
@@ -166,34 +133,19 @@ class GitLabErrors:
             if code == 429:
                 return "rate limited (HTTP 429) after retries; sync again later"
             return f"HTTP {code}: {text}" if code else text
-        if isinstance(exc, requests.Timeout):
-            return f"timed out after {self.config.timeout:.0f} s talking to {self.config.url}"
-        if isinstance(exc, requests.ConnectionError):
-            return f"cannot reach {self.config.url}: {first_line(str(exc), 120)}"
-        if isinstance(exc, requests.RequestException):
-            return f"request failed: {first_line(str(exc), 120)}"
-        if isinstance(exc, ValueError | TypeError | KeyError | InvalidInput):
-            return f"malformed response ({type(exc).__name__}: {first_line(str(exc), 80)})"
         return None
 
 
-class GitLabConnector:
+class GitLabConnector(VcsConnector):
     """Deployments (with merge requests and files shipped) and optionally releases."""
 
-    def __init__(self, config: GitLabConfig, client: gitlab.Gitlab | None = None, *,
-                 context: ConnectorContext | None = None, name: str = SOURCE) -> None:
-        from connectors import ConnectorContext
+    source = SOURCE
+    config_class = GitLabConfig
+    config: GitLabConfig
+    client: gitlab.Gitlab
 
-        self.config = config
-        self.name = name
-        self.context = context or ConnectorContext()
-        self.client = client or make_client(config, self.context)
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
-                    name: str = SOURCE) -> GitLabConnector:
-        config = GitLabConfig.from_section(section, name)
-        return cls(config, context.clients.get(name), context=context, name=name)
+    def build_client(self, config: GitLabConfig, context: ConnectorContext) -> gitlab.Gitlab:
+        return make_client(config, context)
 
     def fetch(self, cursor: Cursor | None, progress: Progress) -> Iterator[Batch]:
         """Yield batches of new and updated deployments, project by project, oldest update
@@ -201,34 +153,24 @@ class GitLabConnector:
         state: dict[str, Any] = copy.deepcopy(dict(cursor or {}))
         state.setdefault("version", 1)
         projects = state.setdefault("projects", {})
-        failures: list[ConnectorError] = []
-        for path in self.config.projects:
-            try:
-                with GitLabErrors(f"gitlab {path}", self.config, self.name):
-                    sync = _ProjectSync(self, path, projects.setdefault(path, {}), state,
-                                        progress)
-                    yield from sync.run()
-            except ConnectorError as exc:
-                if getattr(exc, "fatal", False):
-                    raise
-                failures.append(exc)
-        if failures:
-            raise ConnectorError("; ".join(f.message for f in failures)) from failures[0]
+        yield from fetch_each(
+            self.config.projects,
+            lambda path: GitLabErrors(f"gitlab {path}", self.config, self.name),
+            lambda path: _ProjectSync(self, path, projects.setdefault(path, {}), state,
+                                      progress).run())
 
 
-class _ProjectSync:
+class _ProjectSync(BatchBuffer):
+    """One project's pass: new and updated deployments, releases."""
+
     def __init__(self, connector: GitLabConnector, path: str, ps: dict[str, Any],
                  state: dict[str, Any], progress: Progress) -> None:
+        super().__init__(state, connector.config.batch_size)
         self.c = connector
         self.cfg = connector.config
         self.path = path
         self.ps = ps
-        self.state = state
         self.progress = progress
-        self.out: list[Change] = []
-        self.skipped = 0
-        self.notes: list[str] = []
-        self.saved = copy.deepcopy(state)
 
     def run(self) -> Iterator[Batch]:
         gl = self.c.client
@@ -241,19 +183,7 @@ class _ProjectSync:
         yield from self.deployments()
         if self.cfg.releases:
             yield from self.releases()
-        if self.out or self.skipped or self.notes or self.state != self.saved:
-            yield self.flush()
-
-    def flush(self) -> Batch:
-        self.saved = copy.deepcopy(self.state)
-        batch = Batch(self.out, copy.deepcopy(self.state), self.skipped, self.notes)
-        self.out, self.skipped, self.notes = [], 0, []
-        return batch
-
-    def emit(self, change: Change) -> Iterator[Batch]:
-        self.out.append(change)
-        if len(self.out) >= self.cfg.batch_size:
-            yield self.flush()
+        yield from self.rest()
 
     def service(self) -> str:
         return service_for("gitlab", self.full_path, self.cfg.map, self.c.context.repo_map)

@@ -21,6 +21,8 @@ from rollback_advisor.models import DEFAULT_ENVIRONMENT, Change, ChangeKind, Cha
 from rollback_advisor.sqlrisk import destructive_operations
 from rollback_advisor.timeutil import format_utc
 
+from ..config import entries, optional_text, required_text, settings
+
 FRAMEWORKS = ("django", "flyway", "liquibase", "alembic", "rails")
 DEFAULT_TABLES = {"django": "django_migrations", "flyway": "flyway_schema_history",
                   "liquibase": "databasechangelog", "alembic": "alembic_version",
@@ -58,37 +60,17 @@ _DB_KEYS = {"name", "url", "framework", "service", "environment", "scripts", "ta
 
 def parse_config(raw: Mapping[str, Any], prefix: str = "connectors.migrations") -> MigrationsConfig:
     """Validate a raw section; a ConfigError names the key, e.g. ``...databases[0].framework``."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{prefix}: expected a mapping")
-    unknown = sorted(set(raw) - {"databases"})
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}: no such setting; known here: databases")
-    items = raw.get("databases")
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{prefix}.databases: expected a non-empty list of databases")
+    raw = settings(prefix, raw, {"databases"})
     out: list[DatabaseConfig] = []
-    for index, item in enumerate(items):
-        where = f"{prefix}.databases[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: expected a mapping")
-        bad = sorted(set(item) - _DB_KEYS)
-        if bad:
-            raise ConfigError(f"{where}.{bad[0]}: no such setting; known here: "
-                              + ", ".join(sorted(_DB_KEYS)))
-        texts = {}
-        for key in ("name", "url", "framework", "service"):
-            value = item.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigError(f"{where}.{key}: expected a non-empty string")
-            texts[key] = value.strip()
+    for where, item in entries(prefix, raw, "databases", _DB_KEYS):
+        texts = {key: required_text(where, item, key)
+                 for key in ("name", "url", "framework", "service")}
         if texts["framework"] not in FRAMEWORKS:
             raise ConfigError(f"{where}.framework: got {texts['framework']!r}, expected one of "
                               + ", ".join(FRAMEWORKS))
         if any(db.name == texts["name"] for db in out):
             raise ConfigError(f"{where}.name: {texts['name']!r} is used twice")
-        environment = item.get("environment", DEFAULT_ENVIRONMENT)
-        if not isinstance(environment, str) or not environment:
-            raise ConfigError(f"{where}.environment: expected a non-empty string")
+        environment = optional_text(where, item, "environment", DEFAULT_ENVIRONMENT)
         scripts = item.get("scripts")
         if scripts is not None and (not isinstance(scripts, str) or not scripts):
             raise ConfigError(f"{where}.scripts: expected a directory path")
@@ -104,7 +86,7 @@ def parse_config(raw: Mapping[str, Any], prefix: str = "connectors.migrations") 
                               "such as UTC or Europe/Berlin") from None
         out.append(DatabaseConfig(
             name=texts["name"], url=texts["url"], framework=texts["framework"],
-            service=texts["service"], environment=environment,
+            service=texts["service"], environment=str(environment),
             scripts=Path(scripts).expanduser() if scripts else None, table=table,
             timezone=zone))
     return MigrationsConfig(databases=tuple(out))

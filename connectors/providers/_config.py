@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from rollback_advisor.errors import ConfigError, InvalidInput
+from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import DEFAULT_ENVIRONMENT
-from rollback_advisor.timeutil import parse_duration
+
+from ..config import duration, entries, optional_text, required_text, settings
 
 TYPES = ("statuspage", "feed")
 _FEED_KEYS = {"name", "type", "url", "node", "components", "environment"}
@@ -40,31 +41,13 @@ class ProvidersConfig:
 
 def parse_config(raw: Mapping[str, Any], prefix: str = "connectors.providers") -> ProvidersConfig:
     """Validate a raw section; a ConfigError names the key, e.g. ``...feeds[0].type``."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{prefix}: expected a mapping")
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise ConfigError(f"{prefix}.{unknown[0]}: no such setting; known here: "
-                          + ", ".join(sorted(_KEYS)))
-    items = raw.get("feeds")
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{prefix}.feeds: expected a non-empty list of feeds")
+    raw = settings(prefix, raw, _KEYS)
     feeds: list[FeedConfig] = []
-    for index, item in enumerate(items):
-        where = f"{prefix}.feeds[{index}]"
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"{where}: expected a mapping")
-        bad = sorted(set(item) - _FEED_KEYS)
-        if bad:
-            raise ConfigError(f"{where}.{bad[0]}: no such setting; known here: "
-                              + ", ".join(sorted(_FEED_KEYS)))
-        for key in ("name", "url", "node"):
-            if not isinstance(item.get(key), str) or not item[key].strip():
-                raise ConfigError(f"{where}.{key}: expected a non-empty string")
+    for where, item in entries(prefix, raw, "feeds", _FEED_KEYS):
+        name, url, node = (required_text(where, item, key) for key in ("name", "url", "node"))
         kind = item.get("type", "statuspage")
         if kind not in TYPES:
             raise ConfigError(f"{where}.type: got {kind!r}, expected one of " + ", ".join(TYPES))
-        url = item["url"].strip()
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}.url: got {url!r}, expected an http(s) URL")
         components = item.get("components") or {}
@@ -72,21 +55,14 @@ def parse_config(raw: Mapping[str, Any], prefix: str = "connectors.providers") -
                 isinstance(k, str) and isinstance(v, str) and v for k, v in components.items()):
             raise ConfigError(f"{where}.components: expected a mapping of component name to "
                               "graph node")
-        environment = item.get("environment", DEFAULT_ENVIRONMENT)
-        if not isinstance(environment, str) or not environment:
-            raise ConfigError(f"{where}.environment: expected a non-empty string")
+        environment = optional_text(where, item, "environment", DEFAULT_ENVIRONMENT)
         if any(f.name == item["name"] for f in feeds):
             raise ConfigError(f"{where}.name: {item['name']!r} is used twice")
-        feeds.append(FeedConfig(name=item["name"].strip(), type=kind, url=url,
-                                node=item["node"].strip(), components=dict(components),
-                                environment=environment))
+        feeds.append(FeedConfig(name=name, type=kind, url=url, node=node,
+                                components=dict(components), environment=str(environment)))
     retries = raw.get("retries", 3)
     if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10:
         raise ConfigError(f"{prefix}.retries: got {retries!r}, expected a whole number 0-10")
-    durations: dict[str, timedelta] = {}
-    for key, default in (("timeout", "10s"), ("backoff", 0.5)):
-        try:
-            durations[key] = parse_duration(raw.get(key, default), f"{prefix}.{key}")
-        except InvalidInput as exc:
-            raise ConfigError(exc.message) from None
-    return ProvidersConfig(feeds=tuple(feeds), retries=retries, **durations)
+    return ProvidersConfig(feeds=tuple(feeds), retries=retries,
+                           timeout=duration(prefix, raw, "timeout", "10s"),
+                           backoff=duration(prefix, raw, "backoff", 0.5))

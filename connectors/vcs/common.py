@@ -1,23 +1,33 @@
-"""What the GitHub and GitLab connectors share: config sections, paced retries, file triage.
+"""What the GitHub and GitLab connectors share: config sections, the connector's construction,
+the per-repository loop and its batches, error wording, paced retries, file triage.
 
 Kept free of vendor imports so that either connector works with only its own library installed.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rollback_advisor.errors import ConfigError, InvalidInput
-from rollback_advisor.timeutil import format_utc, parse_duration
+from rollback_advisor.models import Change
+from rollback_advisor.timeutil import format_utc
 
-from ..base import ConnectorError
+from ..base import Batch, ConnectorError
+from ..config import duration, settings
 
 # -- config sections -------------------------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    from connectors import ConnectorContext
 
 
 class Section:
@@ -28,15 +38,8 @@ class Section:
     """
 
     def __init__(self, name: str, raw: Mapping[str, Any], known: Iterable[str]) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"connectors.{name}: expected a mapping of settings")
         self.name = name
-        self.raw = raw
-        allowed = set(known)
-        unknown = sorted(set(raw) - allowed)
-        if unknown:
-            raise ConfigError(f"{self.key(unknown[0])}: no such setting; known here: "
-                              + ", ".join(sorted(allowed)))
+        self.raw = settings(f"connectors.{name}", raw, known, "expected a mapping of settings")
 
     def key(self, key: str) -> str:
         return f"connectors.{self.name}.{key}"
@@ -94,10 +97,7 @@ class Section:
         return value
 
     def duration(self, key: str, default: str) -> timedelta:
-        try:
-            return parse_duration(self.raw.get(key, default), self.key(key))
-        except InvalidInput as exc:
-            raise ConfigError(exc.message) from None
+        return duration(f"connectors.{self.name}", self.raw, key, default)
 
     def mapping(self, key: str) -> dict[str, str]:
         value = self.raw.get(key) or {}
@@ -114,6 +114,177 @@ class Section:
 
 
 REPO_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
+
+
+@dataclass(frozen=True)
+class VcsConfig:
+    """The settings a ``connectors.github`` and a ``connectors.gitlab`` section share (see
+    config.example.yaml); each connector's config adds its repositories and server address."""
+
+    token: str | None = None
+    environments: tuple[str, ...] = ("production",)
+    map: Mapping[str, str] = field(default_factory=dict)
+    per_page: int = 100
+    releases: bool = False
+    compare: bool = True
+    lookback: timedelta = timedelta(days=30)
+    timeout: float = 30.0
+    max_wait: timedelta = timedelta(minutes=15)
+    retries: int = 5
+    ssl_verify: bool | str = True
+    batch_size: int = 50
+
+    @classmethod
+    def shared(cls, s: Section) -> dict[str, Any]:
+        """The shared keys of section ``s``, validated, with these defaults."""
+        return {
+            "environments": s.texts("environments", cls.environments, expected="environment"),
+            "map": s.mapping("map"),
+            "per_page": s.integer("per_page", cls.per_page, low=1, high=100),
+            "releases": s.flag("releases", cls.releases),
+            "compare": s.flag("compare", cls.compare),
+            "lookback": s.duration("lookback", "30d"),
+            "timeout": s.number("timeout", cls.timeout, low=1),
+            "max_wait": s.duration("max_wait", "15m"),
+            "retries": s.integer("retries", cls.retries, low=0, high=20),
+            "ssl_verify": s.verify("ssl_verify"),
+            "batch_size": s.integer("batch_size", cls.batch_size, low=1, high=10_000),
+        }
+
+
+# -- the connector and its pass over each repository -----------------------------------------
+
+
+class VcsConnector:
+    """Construction both connectors share: a validated config, the sync context, and a vendor
+    client, injected (tests, ``context.clients[name]``) or built by ``build_client``."""
+
+    source: ClassVar[str]
+    config_class: ClassVar[Any]
+
+    def __init__(self, config: Any, client: Any = None, *,
+                 context: ConnectorContext | None = None, name: str | None = None) -> None:
+        from connectors import ConnectorContext
+
+        self.config = config
+        self.name = name or self.source
+        self.context = context or ConnectorContext()
+        self.client = client or self.build_client(config, self.context)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
+                    name: str | None = None) -> Any:
+        name = name or cls.source
+        config = cls.config_class.from_section(section, name)
+        return cls(config, context.clients.get(name), context=context, name=name)
+
+    def build_client(self, config: Any, context: ConnectorContext) -> Any:
+        raise NotImplementedError
+
+
+def fetch_each(names: Iterable[str], errors: Callable[[str], VendorErrors],
+               run: Callable[[str], Iterator[Batch]]) -> Iterator[Batch]:
+    """``run`` each repository inside its ``errors`` guard. A repository that fails is noted
+    and the others still run; then one ConnectorError names every failure. A fatal error (bad
+    credentials, a rate-limit wait beyond ``max_wait``) stops at once: the rest would fail
+    the same way."""
+    failures: list[ConnectorError] = []
+    for name in names:
+        try:
+            with errors(name):
+                yield from run(name)
+        except ConnectorError as exc:
+            if getattr(exc, "fatal", False):
+                raise
+            failures.append(exc)
+    if failures:
+        raise ConnectorError("; ".join(f.message for f in failures)) from failures[0]
+
+
+class BatchBuffer:
+    """The changes of one repository's pass, handed over ``batch_size`` at a time, each batch
+    with a deep copy of the cursor ``state`` as it is after that batch."""
+
+    def __init__(self, state: dict[str, Any], batch_size: int) -> None:
+        self.state = state
+        self.batch_size = batch_size
+        self.out: list[Change] = []
+        self.skipped = 0
+        self.notes: list[str] = []
+        self.saved = copy.deepcopy(state)
+
+    def flush(self) -> Batch:
+        self.saved = copy.deepcopy(self.state)
+        batch = Batch(self.out, copy.deepcopy(self.state), self.skipped, self.notes)
+        self.out, self.skipped, self.notes = [], 0, []
+        return batch
+
+    def emit(self, change: Change) -> Iterator[Batch]:
+        self.out.append(change)
+        if len(self.out) >= self.batch_size:
+            yield self.flush()
+
+    def rest(self) -> Iterator[Batch]:
+        """The last batch, when anything is left to store or the cursor moved without one."""
+        if self.out or self.skipped or self.notes or self.state != self.saved:
+            yield self.flush()
+
+
+class VendorErrors:
+    """Turn a vendor library's and requests' errors into one ConnectorError line naming the
+    repository (the boundary ``on_http_error`` of python-gitlab, as a context manager).
+
+    A subclass says what its vendor's errors mean (``describe_vendor``), which of them stop the
+    whole source (``is_fatal``), and the server's address (``address``).
+    """
+
+    malformed: ClassVar[tuple[type[BaseException], ...]] = (ValueError, TypeError, KeyError,
+                                                            InvalidInput)
+
+    def __init__(self, what: str, config: Any, section: str) -> None:
+        self.what, self.config, self.section = what, config, section
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None or not isinstance(exc, Exception):
+            return
+        message = self.describe(exc)
+        if message is not None:
+            error = ConnectorError(f"{self.what}: {message}")
+            error.fatal = isinstance(exc, RateLimitWaitTooLong) or self.is_fatal(exc)
+            raise error from exc
+
+    @property
+    def address(self) -> str:
+        raise NotImplementedError
+
+    def is_fatal(self, exc: Exception) -> bool:
+        return False
+
+    def describe_vendor(self, exc: Exception) -> str | None:
+        return None
+
+    def describe(self, exc: Exception) -> str | None:
+        """One line for ``exc``; None for an error that is not the vendor's (a bug: raised)."""
+        import requests  # a dependency of both vendor libraries
+
+        if isinstance(exc, ConnectorError):
+            return exc.message
+        vendor = self.describe_vendor(exc)
+        if vendor is not None:
+            return vendor
+        if isinstance(exc, requests.Timeout):
+            return f"timed out after {self.config.timeout:.0f} s talking to {self.address}"
+        if isinstance(exc, requests.ConnectionError):
+            return f"cannot reach {self.address}: {first_line(str(exc), 120)}"
+        if isinstance(exc, requests.RequestException):
+            return f"request failed: {first_line(str(exc), 120)}"
+        if isinstance(exc, self.malformed):
+            return f"malformed response ({type(exc).__name__}: {first_line(str(exc), 80)})"
+        return None
 
 
 # -- retries and rate limits -----------------------------------------------------------------

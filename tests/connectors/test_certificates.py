@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import socket
-import ssl
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,38 +16,9 @@ from connectors.certificates import CertificateConnector
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import ChangeKind, change_from_dict
 
+TlsServer = Callable[[trustme.LeafCert], AbstractContextManager[int]]
+
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@contextmanager
-def tls_server(cert: trustme.LeafCert) -> Iterator[int]:
-    """A loopback TLS server presenting ``cert``; yields its port."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cert.configure_cert(context)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(5)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        listener.close()
-        thread.join(timeout=5)
 
 
 def run(connector: CertificateConnector) -> list[Batch]:
@@ -67,12 +36,8 @@ class _Context:
         self.now = now
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def test_expired_certificate_is_a_change_at_its_expiry(ca: trustme.CA) -> None:
+def test_expired_certificate_is_a_change_at_its_expiry(ca: trustme.CA,
+                                                       tls_server: TlsServer) -> None:
     """A certificate that expired yesterday is a certificate change at notAfter, irreversible,
     with the serial in its id."""
     expired_at = NOW - timedelta(days=1)
@@ -91,7 +56,8 @@ def test_expired_certificate_is_a_change_at_its_expiry(ca: trustme.CA) -> None:
     assert change_from_dict(change.to_dict()).to_dict() == change.to_dict()
 
 
-def test_certificate_expiring_soon_is_a_note_not_a_change(ca: trustme.CA) -> None:
+def test_certificate_expiring_soon_is_a_note_not_a_change(ca: trustme.CA,
+                                                          tls_server: TlsServer) -> None:
     """Within warn_within the expiry is announced in the notes; nothing has changed yet."""
     cert = ca.issue_cert("api.example.test", not_after=NOW + timedelta(days=3))
     with tls_server(cert) as port:
@@ -102,7 +68,8 @@ def test_certificate_expiring_soon_is_a_note_not_a_change(ca: trustme.CA) -> Non
     assert quiet.notes == [] and quiet.changes == []
 
 
-def test_healthy_certificate_gives_nothing(ca: trustme.CA) -> None:
+def test_healthy_certificate_gives_nothing(ca: trustme.CA,
+                                           tls_server: TlsServer) -> None:
     """trustme's default (far-future) certificate is neither a change nor a note."""
     with tls_server(ca.issue_cert("api.example.test")) as port:
         (batch,) = run(make(port))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,18 +15,8 @@ from connectors.github import GitHubConnector
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import ChangeStatus
 
+from .github_api import API, DEPLOYMENTS, REPO, WIRE, serve_history, statuses_url
 from .vcs_fixtures import Sleeps, context, payload
-
-API = "https://github.example.test/api/v3"
-# PyGithub spells the default port out in every request URL it sends.
-WIRE = "https://github.example.test:443/api/v3"
-REPO = f"{WIRE}/repos/acme/checkout"
-DEPLOYMENTS = f"{REPO}/deployments"
-COMPARE = re.compile(rf"{WIRE}/repos/(?i:acme/checkout)/compare/.+")
-
-
-def statuses_url(deployment_id: int) -> re.Pattern[str]:
-    return re.compile(rf"{WIRE}/repos/(?i:acme/checkout)/deployments/{deployment_id}/statuses")
 
 
 def connector(sleeps: Sleeps | None = None, **section: Any) -> GitHubConnector:
@@ -38,34 +26,6 @@ def connector(sleeps: Sleeps | None = None, **section: Any) -> GitHubConnector:
 
 def run(source: GitHubConnector, cursor: dict[str, Any] | None = None) -> list[Batch]:
     return list(source.fetch(cursor, lambda message: None))
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        yield rsps
-
-
-def serve_history(mock: responses.RequestsMock, *, last: str = "statuses_in_progress.json",
-                  per_page: int = 100, compare: bool = True) -> None:
-    """Three production deployments (success, failure, then ``last``) and their compares."""
-    deployments = payload("github/deployments.json")
-    if per_page == 2:
-        nxt = f"{API}/repositories/1/deployments?environment=production&per_page=2&page=2"
-        mock.get(DEPLOYMENTS, json=deployments[:2],
-                 match=[matchers.query_param_matcher({"environment": "production",
-                                                      "per_page": "2"})],
-                 headers={"Link": f'<{nxt}>; rel="next", <{nxt}>; rel="last"'})
-        mock.get(f"{WIRE}/repositories/1/deployments", json=deployments[2:],
-                 match=[matchers.query_param_matcher({"environment": "production",
-                                                      "per_page": "2", "page": "2"})])
-    else:
-        mock.get(DEPLOYMENTS, json=deployments)
-    mock.get(statuses_url(5001), json=payload("github/statuses_success.json"))
-    mock.get(statuses_url(5002), json=payload("github/statuses_failure.json"))
-    mock.get(statuses_url(5003), json=payload(f"github/{last}"))
-    if compare:
-        mock.get(COMPARE, json=payload("github/compare.json"))
 
 
 def test_first_sync_follows_pagination_and_maps_every_field(mock: responses.RequestsMock) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,17 +17,16 @@ from connectors.gitlab import GitLabConnector
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import ChangeStatus
 
+from .gitlab_api import (
+    API,
+    COMPARE,
+    DEPLOYMENTS,
+    PROJECT,
+    URL,
+    merge_requests_url,
+    serve_history,
+)
 from .vcs_fixtures import Sleeps, context, payload
-
-URL = "https://gitlab.example.test"
-API = f"{URL}/api/v4"
-PROJECT = f"{API}/projects/shop%2Fcheckout"
-DEPLOYMENTS = f"{API}/projects/4242/deployments"
-COMPARE = f"{API}/projects/4242/repository/compare"
-
-
-def merge_requests_url(deployment_id: int) -> str:
-    return f"{API}/projects/4242/deployments/{deployment_id}/merge_requests"
 
 
 def connector(sleeps: Sleeps | None = None, **section: Any) -> GitLabConnector:
@@ -38,35 +36,6 @@ def connector(sleeps: Sleeps | None = None, **section: Any) -> GitLabConnector:
 
 def run(source: GitLabConnector, cursor: dict[str, Any] | None = None) -> list[Batch]:
     return list(source.fetch(cursor, lambda message: None))
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
-        yield rsps
-
-
-def serve_history(mock: responses.RequestsMock, *, per_page: int = 100) -> None:
-    """The project, three production deployments (two succeeded, one running), their merge
-    requests and compares."""
-    mock.get(PROJECT, json=payload("gitlab/project.json"))
-    deployments = payload("gitlab/deployments.json")
-    if per_page == 2:
-        nxt = (f"{DEPLOYMENTS}?environment=production&order_by=updated_at&page=2&per_page=2"
-               "&sort=asc&updated_after=2026-10-21T15%3A00%3A00Z")
-        mock.get(DEPLOYMENTS, json=deployments[:2],
-                 match=[matchers.query_param_matcher({
-                     "environment": "production", "order_by": "updated_at", "sort": "asc",
-                     "updated_after": "2026-10-21T15:00:00Z", "per_page": "2"})],
-                 headers={"Link": f'<{nxt}>; rel="next"', "X-Next-Page": "2",
-                          "X-Page": "1", "X-Per-Page": "2"})
-        mock.get(DEPLOYMENTS, json=deployments[2:],
-                 match=[matchers.query_param_matcher({"page": "2"}, strict_match=False)])
-    else:
-        mock.get(DEPLOYMENTS, json=deployments)
-    mock.get(merge_requests_url(801), json=[])
-    mock.get(merge_requests_url(802), json=payload("gitlab/deployment_merge_requests.json"))
-    mock.get(COMPARE, json=payload("gitlab/compare.json"))
 
 
 def test_first_sync_follows_pagination_and_maps_every_field(mock: responses.RequestsMock) -> None:

@@ -8,7 +8,7 @@ structure.sql, Flowable's Liquibase SQL and Alembic's documented branch/merge SQ
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from connectors.migrations import MigrationHistoryConnector
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "migrations"
+from .migration_db import FIXTURES, flyway_ddl, flyway_row, is_sqlite, run_sql
+
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
@@ -31,19 +32,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
     return str(request.getfixturevalue("postgres_url"))
-
-
-def run_sql(url: str, statements: Iterable[str]) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        for statement in statements:
-            if statement.strip():
-                conn.execute(text(statement))
-    engine.dispose()
-
-
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
 
 
 class Clock:
@@ -85,17 +73,6 @@ def sync(source: MigrationHistoryConnector,
 
 # --- Flyway ------------------------------------------------------------------------------------
 
-def flyway_ddl(url: str) -> list[str]:
-    name = "flyway.sqlite" if is_sqlite(url) else "flyway.postgresql"
-    sql = (FIXTURES / f"{name}.createMetaDataTable.sql").read_text()
-    sql = re.sub(r"^--.*$", "", sql, flags=re.MULTILINE)
-    sql = sql.replace("${table}", "flyway_schema_history")
-    sql = sql.replace('"${schema}".', "" if not is_sqlite(url) else '"main".')
-    if not is_sqlite(url):
-        sql = sql.replace('"main".', "")
-    return sql.split(";")
-
-
 def flyway_dryrun_insert() -> str:
     """The INSERT Flyway performs into its history table, from Flyway's own docs."""
     line = next(x for x in (FIXTURES / "flyway.dryrun-output.excerpt.sql").read_text()
@@ -107,15 +84,6 @@ def flyway_dryrun_insert_for(url: str) -> str:
     """The docs' INSERT ran on H2, where a boolean accepts 1; PostgreSQL wants TRUE."""
     insert = flyway_dryrun_insert()
     return insert if is_sqlite(url) else insert.replace(", 0, 1)", ", 0, TRUE)")
-
-
-def flyway_row(rank: int, version: str | None, description: str, script: str, installed_on: str,
-               ms: int, success: bool, kind: str = "SQL") -> str:
-    v = f"'{version}'" if version else "NULL"
-    return ("INSERT INTO flyway_schema_history (installed_rank, version, description, type, "
-            "script, checksum, installed_by, installed_on, execution_time, success) VALUES "
-            f"({rank}, {v}, '{description}', '{kind}', '{script}', 1, 'deploy', "
-            f"'{installed_on}', {ms}, {'TRUE' if success else 'FALSE'})")
 
 
 def test_flyway_history_becomes_changes_with_timing_status_and_risk(db_url: str) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,21 +16,7 @@ from connectors.providers import ProviderConnector
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.models import Change, ChangeKind, change_from_dict
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
-BASE = "https://www.githubstatus.com/api/v2/"
-ATOM = "https://www.githubstatus.com/history.atom"
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def incidents_doc() -> dict[str, Any]:
-    """An incidents.json: the live incident of the 2022-11-25 summary, then archived ones."""
-    summary = load("githubstatus-summary-2022-11-25.json")
-    archived = [load(f"githubstatus-incidents/{p.name}")["incident"]
-                for p in sorted((FIXTURES / "githubstatus-incidents").glob("*.json"))]
-    return {"page": summary["page"], "incidents": summary["incidents"] + archived}
+from .statuspage_api import ATOM, BASE, FIXTURES, incidents_doc, load
 
 
 def github(**extra: Any) -> ProviderConnector:

@@ -234,3 +234,25 @@ def test_config_example_documents_every_vcs_key() -> None:
     assert set(doc["gitlab"]) == set(GITLAB_KEYS)
     GitHubConfig.from_section(doc["github"])
     GitLabConfig.from_section(doc["gitlab"])
+
+
+def test_config_example_connector_sections_all_validate() -> None:
+    """Uncommented, the example's whole ``connectors`` block is one YAML mapping (one comment
+    indentation throughout), naming every registered connector, and each section validates."""
+    import importlib
+
+    import yaml
+
+    from rollback_advisor.config import resolve_secrets
+
+    text = (ROOT / "config.example.yaml").read_text(encoding="utf-8")
+    tail = text.split("connectors: {}\n", 1)[1]
+    doc = resolve_secrets(yaml.safe_load("\n".join(line[1:] for line in tail.splitlines())),
+                          {"GITHUB_TOKEN": "t", "GITLAB_TOKEN": "t",
+                           "ORDERS_DB_URL": "sqlite://"})
+    assert sorted(doc) == sorted(REGISTRY)
+    for name, section in doc.items():
+        module, _, attr = REGISTRY[name].partition(":")
+        source = getattr(importlib.import_module(module), attr).from_config(
+            section, ConnectorContext(), name=name)
+        assert source.name == name
