@@ -251,9 +251,7 @@ class _TimeModel:
         """
         if start > onset + self.skew:
             return 0.0, 0.0, True
-        end = at
-        if in_progress or end > onset:
-            end = min(max(end, start), onset) if start <= onset else start
+        end = onset if in_progress or at > onset else at  # still reaching new parts at onset
         return max(onset - end, 0.0) / HOUR, max(onset - start, 0.0) / HOUR, False
 
     def weight(self, c: Candidate, onset: float) -> tuple[float, bool]:
