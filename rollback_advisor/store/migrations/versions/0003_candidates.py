@@ -18,6 +18,7 @@ from alembic import op
 
 from rollback_advisor.store.columns import WINDOW_INDEX, candidate_columns
 
+BATCH = 5000  # rows per executemany: a store of a million changes migrates in minutes
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -34,9 +35,18 @@ def upgrade() -> None:
     table = sa.table("changes", sa.column("id", sa.String), sa.column("doc", sa.Text),
                      sa.column("services", sa.Text), sa.column("rollout_pct", sa.Float),
                      sa.column("destructive", sa.Boolean))
-    for change_id, doc in bind.execute(sa.select(table.c.id, table.c.doc)).all():
-        bind.execute(table.update().where(table.c.id == change_id)
-                     .values(candidate_columns(json.loads(doc))))
+    stmt = table.update().where(table.c.id == sa.bindparam("change_id")).values(
+        services=sa.bindparam("services"), rollout_pct=sa.bindparam("rollout_pct"),
+        destructive=sa.bindparam("destructive"))
+    last = ""
+    while True:  # pages by id, so no cursor stays open over the rows being updated
+        chunk = bind.execute(sa.select(table.c.id, table.c.doc).where(table.c.id > last)
+                             .order_by(table.c.id).limit(BATCH)).all()
+        if not chunk:
+            break
+        bind.execute(stmt, [{"change_id": change_id, **candidate_columns(json.loads(doc))}
+                            for change_id, doc in chunk])
+        last = chunk[-1][0]
     # A covering index: the window query reads index pages in time order instead of one table
     # page per candidate (rows arrive in any time order, so their pages are scattered).
     op.drop_index("ix_changes_env_at", table_name="changes")
