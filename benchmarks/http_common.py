@@ -50,6 +50,9 @@ def server(database: str, workers: int, threads: int = 4) -> Iterator[str]:
                     break
             except requests.RequestException:
                 time.sleep(0.1)
+        else:  # never measure a server that is not up (e.g. still migrating a big store)
+            raise SystemExit("the server did not answer /healthz within a minute:\n"
+                             + (tmp / "server.log").read_text()[-3000:])
         yield base
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -86,3 +89,30 @@ def drive(requests_: list[Callable[[requests.Session], None]], clients: int
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def scratch_database(url: str) -> tuple[str, Callable[[], None]]:
+    """The URL a benchmark stores into, and what to call when it is done.
+
+    SQLite: ``url`` itself and nothing to undo. PostgreSQL: a schema of its own (through
+    ``search_path``), so a run never mixes with earlier data, dropped by the returned call.
+    """
+    if not url.startswith("postgresql"):
+        return url, lambda: None
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return make_url(url).update_query_dict(
+        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False), drop

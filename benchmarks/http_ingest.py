@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_common import KEY, drive, percentile, server  # noqa: E402
+from http_common import KEY, drive, percentile, scratch_database, server  # noqa: E402
 
 from connectors.hooks import sign  # noqa: E402
 from rollback_advisor.store import Store  # noqa: E402
@@ -36,17 +36,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
-    database = args.database
-    if database.startswith("postgresql"):  # a schema of its own, dropped after the run
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = make_url(database).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    database, drop_database = scratch_database(args.database)
     store = Store(database)
     hook = register_hook(tables=ServiceTables(store), server_key=KEY, base_url="http://x",
                          name="bench", source="generic", mapping={}, environment=None)
@@ -76,9 +66,7 @@ def main() -> None:
             t_noop, lat_noop = drive([noop] * args.deliveries, args.clients)
             t_ingest, lat_ingest = drive([deliver(b) for b in bodies], args.clients)
     finally:
-        if args.database.startswith("postgresql"):
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_database()
     noop_rate = args.deliveries / t_noop
     ingest_rate = args.deliveries / t_ingest
     print(f"database: {args.database.split('?')[0]}  workers: {args.workers}  "

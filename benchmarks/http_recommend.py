@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_common import drive, percentile, server  # noqa: E402
+from http_common import drive, percentile, scratch_database, server  # noqa: E402
 from scale import END, RECENT, SPAN, changes, organisation  # noqa: E402
 
 from rollback_advisor.store import Store  # noqa: E402
@@ -38,17 +37,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     rng = random.Random(7)
-    database, admin, schema = args.database, None, None
-    if database.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(database)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        database = make_url(database).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    database, drop_database = scratch_database(args.database)
     try:
         store = Store(database)
         graph = organisation(args.services, rng)
@@ -75,9 +64,7 @@ def main() -> None:
             drive([ask(b) for b in bodies[:50]], args.clients)  # warm graph caches
             wall, lat = drive([ask(b) for b in bodies], args.clients)
     finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_database()
     print(f"changes: {args.changes}  services: {args.services}  workers: {args.workers}  "
           f"clients: {args.clients}  queries: {args.queries}")
     print(f"recommendations: {args.queries / wall:.0f}/s  p50 {percentile(lat, .5):.1f} ms  "

@@ -6,8 +6,9 @@ UNIQUE (hook_id, delivery_key) is what makes a redelivery a no-op even when two 
 it at the same moment (the second insert waits for the first commit, then conflicts).
 
 On PostgreSQL the delivery, its changes and their service rows go to the server as one
-statement (data-modifying CTEs): a committed delivery costs BEGIN, that statement and COMMIT
-instead of a round trip per table, which is most of a hook request's time.
+autocommitted statement (data-modifying CTEs): a committed delivery costs one round trip after
+the pool's pre-ping instead of BEGIN, one per table and COMMIT, which were most of a hook
+request's time.
 """
 
 from __future__ import annotations
@@ -196,22 +197,54 @@ class ServiceTables:
         longest = max([0] + [r["at_us"] - r["start_us"] for r in change_rows])
         change_cols = tuple(change_rows[0]) if change_rows else tuple(_row_columns())
         service_cols = tuple(service_rows[0]) if service_rows else _SERVICE_COLUMNS
-        params: dict[str, Any] = {**values, "longest": longest, "max_key": _MAX_ROLLOUT,
-                                  "changes": json.dumps(change_rows),
-                                  "services": json.dumps(service_rows)}
-        sql = _delivery_sql(change_cols, service_cols)
+        try:  # JSON has no NaN or infinity: such a value takes the generic path
+            params: dict[str, Any] = {**values, "longest": longest, "max_key": _MAX_ROLLOUT,
+                                      "changes": json.dumps(change_rows, allow_nan=False),
+                                      "services": json.dumps(service_rows, allow_nan=False)}
+        except ValueError:
+            return None
         try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                delivery_id, existing = conn.exec_driver_sql(sql, params).one()
+            delivery_id, existing = self._autocommit_one(
+                _delivery_sql(change_cols, service_cols), params)
         except IntegrityError:
             return None
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store write failed: {_reason(exc)}") from None
         if delivery_id is None:
             return None if existing else DeliveryResult(True, None)
         return DeliveryResult(False, int(delivery_id),
                               ImportResult(len(rows), 0, len(items) - len(rows)))
+
+    def _autocommit_one(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Run one statement on a pooled DBAPI connection in autocommit mode; its one row.
+
+        The DBAPI connection directly, not a SQLAlchemy Connection: on the hook path the
+        Connection's bookkeeping cost about as much client CPU as the statement itself. The
+        pool still pre-pings on checkout; a connection that fails mid-statement is
+        invalidated, as SQLAlchemy would, so the next checkout reconnects. Driver errors come
+        back as SQLAlchemy's (IntegrityError, StoreError for the rest).
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            pooled = self.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store unavailable: {_reason(exc)}") from None
+        try:
+            conn: Any = pooled.driver_connection
+            conn.autocommit = True
+            try:
+                row = conn.execute(sql, params).fetchone()
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+        except dbapi.IntegrityError as exc:
+            raise IntegrityError(sql, None, exc) from None
+        except dbapi.Error as exc:
+            if getattr(conn, "broken", False) or conn.closed:
+                pooled.invalidate(exc)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"store write failed: {reason}") from None
+        finally:
+            pooled.close()
+        return tuple(row)
 
     def delivery_count(self, hook_id: str | None = None) -> int:
         stmt = select(func.count()).select_from(deliveries)

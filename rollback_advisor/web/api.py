@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from ..advisor import Advice
 from ..config import Settings
 from ..errors import InvalidInput
-from ..models import Incident
+from ..models import Incident, Ranking
 from ..render import advice_slack, suspects_text
 from ..store.service_tables import HOOK_SOURCES
 from ..timeutil import parse_duration, parse_when, utc_now
@@ -65,6 +65,13 @@ def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -
     return value
 
 
+def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
+    """``ranking.to_dict()`` listing the first ``limit`` suspects: the engine explains up to
+    its ``max_listed`` (100) of them, and rendering those the answer does not show cost more
+    than the rest of the response. ``candidates`` still counts every change considered."""
+    return replace(ranking, suspects=ranking.suspects[:limit]).to_dict()
+
+
 def advise(data: Mapping[str, Any]) -> Advice:
     """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
     svc = services()
@@ -98,8 +105,8 @@ def recommendations() -> Any:
         raise InvalidInput("notify_slack", notify, "true or false")
     limit = _int(data, "limit", services().settings.output.max_suspects, 1, 1000)
     advice = advise(data)
-    body = advice.to_dict()
-    body["suspects"] = body["suspects"][:limit]
+    body = {"recommendation": advice.recommendation.to_dict(),
+            **_ranking_dict(advice.ranking, limit)}
     if notify:
         post_to_webhook(services().settings, advice, limit)
         body["notified_slack"] = True
@@ -119,9 +126,7 @@ def suspects() -> Any:
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
         return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
-    data = advice.ranking.to_dict()
-    data["suspects"] = data["suspects"][:limit]
-    return data
+    return _ranking_dict(advice.ranking, limit)
 
 
 @bp.get("/suspects/blocks")

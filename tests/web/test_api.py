@@ -31,6 +31,33 @@ def test_recommendation_limit_and_window(client, auth):
     assert body["window_hours"] == 1
 
 
+def test_recommendation_lists_limit_suspects_and_counts_every_candidate(app, client, auth):
+    """The answer renders only the suspects it lists (``limit``, default
+    ``output.max_suspects``), and is otherwise what rendering every one and cutting gives."""
+    from rollback_advisor.models import change_from_dict
+    from rollback_advisor.web.api import advise
+    from rollback_advisor.web.app import services
+
+    with app.app_context():
+        services().store.add_changes(change_from_dict(
+            {"id": f"cfg-payment-{i}", "kind": "config", "service": "payment",
+             "at": f"2026-11-20T13:{i:02d}:00Z"}) for i in range(12))
+    default = client.post("/api/v1/recommendations", json={"target": "frontend", "at": ONSET},
+                          headers=auth).get_json()
+    with app.test_request_context():
+        full = advise({"target": "frontend", "at": ONSET}).to_dict()
+        assert len(default["suspects"]) == services().settings.output.max_suspects == 5
+    assert full["candidates"] == default["candidates"] >= 14 and len(full["suspects"]) >= 14
+    assert default == {**full, "suspects": full["suspects"][:5]}
+    many = client.post("/api/v1/recommendations", json={"target": "frontend", "at": ONSET,
+                                                         "limit": 1000}, headers=auth).get_json()
+    assert many["suspects"] == full["suspects"]
+    suspects = client.get(f"/api/v1/suspects?target=frontend&at={ONSET}&limit=3",
+                          headers=auth).get_json()
+    assert suspects["suspects"] == full["suspects"][:3]
+    assert suspects["candidates"] == full["candidates"]
+
+
 @pytest.mark.parametrize("payload, field", [
     ({}, "target"), ({"target": ""}, "target"), ({"target": "frontend", "at": "yesterday-ish"},
                                                 "at"),
@@ -290,3 +317,26 @@ def test_openapi_lists_every_route(app, client):
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
+
+
+def test_worker_freezes_the_built_graph_out_of_the_collector(app, client, auth):
+    """``serve``'s workers build the graph on first use and freeze the heap (a full collection
+    walking a large graph was the recommendation p99); a new stored graph unfreezes first."""
+    import gc
+
+    from rollback_advisor.web.app import services
+
+    with app.app_context():
+        svc = services()
+        svc.freeze_heap = True
+        try:
+            advisor = svc.advisor()
+            assert advisor._graph is not None and gc.get_freeze_count() > 0
+            assert svc.advisor() is advisor  # same graph stamp: nothing rebuilt or refrozen
+            svc.store.save_graph({"services": {"frontend": {}}})
+            assert svc.advisor() is not advisor and gc.get_freeze_count() > 0
+        finally:
+            gc.unfreeze()
+    r = client.post("/api/v1/recommendations", json={"target": "frontend", "at": ONSET},
+                    headers=auth)
+    assert r.status_code == 200
