@@ -258,6 +258,10 @@ class _TimeModel:
         """f_time at the change's lag. Over a rollout the effect reached the target either with
         its last stage (often the largest, or the one that tips a shared limit) or at a uniform
         moment of its span: a mixture, weighted by ``rollout_end_weight``."""
+        if c.start == c.at and c.status is not ChangeStatus.IN_PROGRESS:  # most of a window
+            if c.at > onset + self.skew:
+                return self.density(0.0, c.kind), True
+            return self.density(max(onset - c.at, 0.0) / HOUR, c.kind), False
         lo_h, hi_h, after = self.lags(c.start, c.at, c.status is ChangeStatus.IN_PROGRESS, onset)
         at_end = self.density(lo_h, c.kind)
         if hi_h - lo_h < 1 / 60:
@@ -324,9 +328,24 @@ class _Fits:
         self.global_fit = _GraphFit(hop_weight(1, settings), 1, (), (), "global")
         self.caller = _GraphFit(settings.caller_weight, None, (), (), "caller")
         self.unrelated = _GraphFit(settings.unrelated_weight, None, (), (), "unrelated")
+        self._reach_fits: dict[str, _GraphFit] = {}
+
+    def _reached(self, node: str, r: Reach) -> _GraphFit:
+        fit = self._reach_fits.get(node)
+        if fit is None:
+            fit = _GraphFit(hop_weight(r.hops, self.settings), r.hops, r.path, (), "reach")
+            self._reach_fits[node] = fit
+        return fit
 
     def of(self, services: tuple[str, ...]) -> _GraphFit:
         graph, reach = self.graph, self.reach
+        if len(services) == 1:  # the common case, in a few set lookups
+            node = services[0]
+            r = reach.get(node)
+            if node != GLOBAL and node not in graph.global_nodes and node in graph.declared:
+                if r is not None:
+                    return self._reached(node, r)
+                return self.caller if node in self.callers else self.unrelated
         if GLOBAL in services or not graph.global_nodes.isdisjoint(services):
             return self.global_fit
         best: Reach | None = None
@@ -337,8 +356,9 @@ class _Fits:
         unknown = () if graph.declared.issuperset(services) else tuple(
             s for s in services if s not in graph.declared)
         if best is not None:
-            return _GraphFit(hop_weight(best.hops, self.settings), best.hops, best.path,
-                             unknown, "reach")
+            fit = self._reached(best.path[-1], best)
+            return fit if not unknown else _GraphFit(fit.weight, fit.hops, fit.path, unknown,
+                                                     "reach")
         if unknown and len(unknown) == len(services):
             return _GraphFit(self.settings.unknown_node_weight, None, (), unknown, "unknown")
         fit = self.caller if not self.callers.isdisjoint(services) else self.unrelated
