@@ -18,6 +18,7 @@ Prints figures, asserts nothing (speed is measured here, never in the test suite
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import statistics
@@ -85,33 +86,44 @@ def percentile(values: list[float], q: float) -> float:
 
 def query_phase(advisor: Advisor, targets: list[str], queries: int, rng: random.Random
                 ) -> tuple[list[float], list[float], int, int]:
-    """Time advise() and the floor on the same incidents, interleaved; return ms lists."""
+    """Time advise() and the floor on the same incidents, interleaved; return ms lists, then
+    the peak traced memory of a separate, shorter pass (tracemalloc slows every allocation
+    several times over, so it must not run while latency is measured)."""
     store, graph = advisor.store, advisor.graph()
     window = advisor.settings.engine.window
     after = advisor.settings.engine.list_after_onset
-    full: list[float] = []
-    floor: list[float] = []
-    tracemalloc.start()
-    candidates = 0
-    for _ in range(queries):
-        target = rng.choice(targets)
+
+    def incident() -> Incident:
         onset = END - timedelta(seconds=rng.random() * RECENT.total_seconds() * 0.9)
-        incident = Incident(target=target, started_at=onset)
+        return Incident(target=rng.choice(targets), started_at=onset)
+
+    def cold() -> None:
         graph._reach_cache.clear()
         graph._dependants_cache.clear()
+
+    full: list[float] = []
+    floor: list[float] = []
+    candidates = 0
+    for _ in range(queries):
+        inc = incident()
+        onset = inc.started_at
+        cold()
         t0 = time.perf_counter()
         got = store.window_candidates(start=onset - window, end=onset + after,
                                       environment="production")
-        graph.reach_from(graph.resolve(target))
+        graph.reach_from(graph.resolve(inc.target))
         t1 = time.perf_counter()
-        graph._reach_cache.clear()
-        graph._dependants_cache.clear()
-        advice = advisor.advise(incident)
+        cold()
+        advice = advisor.advise(inc)
         t2 = time.perf_counter()
         floor.append((t1 - t0) * 1000)
         full.append((t2 - t1) * 1000)
         candidates += len(got)
         assert advice.recommendation is not None
+    tracemalloc.start()
+    for _ in range(max(10, queries // 10)):
+        cold()
+        advisor.advise(incident())
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return full, floor, peak, candidates // max(queries, 1)
@@ -133,6 +145,9 @@ def main() -> None:
     doc = organisation(args.services, rng)
     t = time.perf_counter()
     advisor.save_graph(doc)
+    # A long-lived process freezes the heap once the graph is built, as `serve` workers do
+    # (rollback_advisor/web/app.py): otherwise full collections walk the 10,000-node graph.
+    gc.freeze()
     print(f"graph: {args.services} services, {advisor.graph().g.number_of_edges()} edges, "
           f"built and stored in {time.perf_counter() - t:.2f} s", flush=True)
     names = list(doc["services"])
