@@ -34,10 +34,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ..engine import Candidate, candidate_of
+from ..engine import Candidate
 from ..errors import StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
-from .columns import SERVICE_SEPARATOR
+from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 
 DEFAULT_FILE = "rollback-advisor.db"
@@ -366,13 +366,11 @@ def _doc(change: Change) -> str:
 
 
 def _row(change: Change, now: int) -> dict[str, Any]:
-    c = candidate_of(change)
     return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
             "source": change.source, "doc": _doc(change), "ingested_us": now,
-            "services": SERVICE_SEPARATOR.join(c.services), "rollout_pct": c.rollout_percentage,
-            "destructive": c.destructive}
+            **candidate_columns(change)}
 
 
 def _service_rows(change: Change) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from rollback_advisor.models import change_from_dict
 from rollback_advisor.store.columns import WINDOW_INDEX, candidate_columns
 
 BATCH = 5000  # rows per executemany: a store of a million changes migrates in minutes
@@ -44,7 +45,8 @@ def upgrade() -> None:
                              .order_by(table.c.id).limit(BATCH)).all()
         if not chunk:
             break
-        bind.execute(stmt, [{"change_id": change_id, **candidate_columns(json.loads(doc))}
+        bind.execute(stmt, [{"change_id": change_id,
+                             **candidate_columns(change_from_dict(json.loads(doc)))}
                             for change_id, doc in chunk])
         last = chunk[-1][0]
     # A covering index: the window query reads index pages in time order instead of one table
