@@ -76,7 +76,7 @@ class EngineSettings:
     destructive_risk: float = 3.0
     wide_risk: float = 1.5
     wide_threshold: int = 3
-    max_listed: int = 100
+    max_listed: int = 25
     rollout_end_weight: float = 0.5
 
 
