@@ -97,18 +97,25 @@ def advice_slack(advice: Advice, max_suspects: int = 5) -> str:
         lines.append(f"• {_escape(q)}")
     lines.append(f"*Top suspects* (no change: {ranking.no_change_probability:.0%})")
     for s in ranking.suspects[:max_suspects]:
-        c = s.change
-        title = _escape(c.label)
-        if c.url:
-            title = f"<{c.url}|{title}>"
-        after = " _after onset_" if s.after_onset else ""
-        lines.append(f"{s.rank}. *{title}* {s.probability:.0%} `{_escape(c.id)}`{after}")
-        who = f" by {_escape(c.author)}" if c.author else ""
-        lines.append(f"      {_escape(_when(c, inc.started_at))}{who}")
+        title, after, when = slack_suspect_parts(s, inc.started_at)
+        lines.append(f"{s.rank}. *{title}* {s.probability:.0%} `{_escape(s.change.id)}`{after}")
+        lines.append(f"      {when}")
         lines.append(f"      _{_escape(_why(s))}_")
     if not ranking.suspects:
         lines.append("_no changes in the window_")
     return "\n".join(lines)
+
+
+def slack_suspect_parts(suspect: Suspect, onset: datetime) -> tuple[str, str, str]:
+    """A suspect's mrkdwn title (linked when it has a url), after-onset mark, and when/who line:
+    shared by the pasteable text and the Block Kit answer so both read the same."""
+    c = suspect.change
+    title = _escape(c.label)
+    if c.url:
+        title = f"<{c.url}|{title}>"
+    after = " _after onset_" if suspect.after_onset else ""
+    who = f" by {_escape(c.author)}" if c.author else ""
+    return title, after, f"{_escape(_when(c, onset))}{who}"
 
 
 def advice_json(advice: Advice) -> str:

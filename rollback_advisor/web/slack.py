@@ -20,7 +20,7 @@ from ..advisor import Advice
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..models import Decision
-from ..render import _escape, _when, _why, advice_slack, headline
+from ..render import _escape, _why, advice_slack, headline, slack_suspect_parts
 from ..timeutil import parse_when, utc_now
 from .app import services
 from .errors import Unauthorized, Unavailable
@@ -94,15 +94,10 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
             f"`{_escape(s.change.id)}`" for s in rec.also_affected)))
     blocks.append({"type": "divider"})
     for s in ranking.suspects[:limit]:
-        c = s.change
-        title = _escape(c.label)
-        if c.url:
-            title = f"<{c.url}|{title}>"
-        after = " _after onset_" if s.after_onset else ""
-        who = f" by {_escape(c.author)}" if c.author else ""
+        title, after, when = slack_suspect_parts(s, inc.started_at)
         blocks.append(_section(
-            f"*{s.rank}. {title}* {s.probability:.0%} `{_escape(c.id)}`{after}\n"
-            f"{_escape(_when(c, inc.started_at))}{who}\n_{_escape(_why(s)) or '-'}_"))
+            f"*{s.rank}. {title}* {s.probability:.0%} `{_escape(s.change.id)}`{after}\n"
+            f"{when}\n_{_escape(_why(s)) or '-'}_"))
     if not ranking.suspects:
         blocks.append(_section("_no changes in the window_"))
     blocks.append({"type": "context", "elements": [{
