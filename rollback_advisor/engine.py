@@ -22,6 +22,7 @@ adding an unrelated change cannot reorder the rest. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ from .models import (
     Incident,
     Ranking,
     Reason,
+    Scope,
     Suspect,
+    scope_to_dict,
 )
 from .sqlrisk import change_text, destructive_operations
 from .timeutil import humanize
@@ -96,6 +99,7 @@ class Candidate(NamedTuple):
     status: ChangeStatus
     rollout_percentage: float | None
     destructive: bool  # a migration that loses data or is marked irreversible
+    scope: str | None = None  # compact JSON of the change's scope; None = unknown
 
 
 def candidate_of(change: Change) -> Candidate:
@@ -103,7 +107,14 @@ def candidate_of(change: Change) -> Candidate:
     return Candidate(change.id, change.kind, change.services, change.environment,
                      change.at.timestamp(), change.effective_start.timestamp(), change.status,
                      float(pct) if isinstance(pct, int | float) else None,
-                     is_destructive(change))
+                     is_destructive(change), scope_key(change.scope))
+
+
+def scope_key(scope: Scope | None) -> str | None:
+    """A scope as the compact JSON the store keeps (equal scopes, equal keys)."""
+    if scope is None:
+        return None
+    return json.dumps(scope_to_dict(scope), sort_keys=True, separators=(",", ":"))
 
 
 def is_destructive(change: Change) -> bool:

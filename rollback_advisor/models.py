@@ -44,9 +44,12 @@ class Decision(StrEnum):
 GLOBAL = "*"
 DEFAULT_ENVIRONMENT = "production"
 
+Scope = Mapping[str, tuple[str, ...]]
+"""Where something took effect or fails: label -> values (``{"region": ("us-east-1",)}``)."""
+
 _FIELDS = {"id", "kind", "service", "services", "environment", "at", "started_at", "version",
-           "previous_version", "status", "reversible", "summary", "author", "url", "source",
-           "details"}
+           "previous_version", "status", "reversible", "scope", "summary", "author", "url",
+           "source", "details"}
 _TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "source")
 
 
@@ -64,6 +67,7 @@ class Change:
     previous_version: str | None = None
     status: ChangeStatus = ChangeStatus.SUCCEEDED
     reversible: bool | None = None
+    scope: Scope | None = None  # None = unknown, treated as everywhere
     summary: str | None = None
     author: str | None = None
     url: str | None = None
@@ -103,6 +107,8 @@ class Change:
         out["status"] = self.status.value
         if self.reversible is not None:
             out["reversible"] = self.reversible
+        if self.scope is not None:
+            out["scope"] = scope_to_dict(self.scope)
         for name in ("summary", "author", "url", "source"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -167,7 +173,40 @@ def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
         raise InvalidInput("details", details, "a JSON object")
     return Change(id=change_id, kind=kind, services=services, at=at, environment=environment,
                   started_at=started_at, status=status, reversible=reversible,
-                  details=dict(details), **texts)
+                  scope=scope_from_dict(data.get("scope"), "scope"), details=dict(details),
+                  **texts)
+
+
+def scope_from_dict(value: object, field: str = "scope") -> Scope | None:
+    """Validate a scope object (label -> list of strings); ``None`` or ``{}`` is unknown.
+
+    Values are kept sorted and unique so that equal scopes compare and store equal.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field, value, 'an object of label -> list of strings, e.g. '
+                           '{"region": ["us-east-1"]}')
+    out: dict[str, tuple[str, ...]] = {}
+    for label, values in value.items():
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidInput(field, label, "a non-empty label name such as region or cell")
+        if isinstance(values, str) and values:
+            values = [values]  # a lone string is one value: forgiving where it is unambiguous
+        if (not isinstance(values, list | tuple) or not values
+                or not all(isinstance(v, str) and v.strip() for v in values)):
+            raise InvalidInput(f"{field}.{label}", values, "a non-empty list of non-empty strings")
+        out[label] = tuple(sorted(set(values)))
+    return dict(sorted(out.items())) or None
+
+
+def scope_to_dict(scope: Scope) -> dict[str, list[str]]:
+    return {label: list(values) for label, values in scope.items()}
+
+
+def scope_text(scope: Scope) -> str:
+    """``region us-east-1, eu-west-1; cell 7``: a scope as people write it."""
+    return "; ".join(f"{label} {', '.join(values)}" for label, values in scope.items())
 
 
 def _services(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -205,13 +244,59 @@ def changes_from_dicts(items: Iterable[object]) -> list[Change]:
 
 
 @dataclass(frozen=True, slots=True)
+class Symptom:
+    """Another node seen failing, with its own onset (DESIGN §3)."""
+
+    node: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Incident:
-    """What the pager says: which endpoint or service broke, and when errors began."""
+    """What the pager says: which endpoint or service broke and when errors began, the other
+    nodes alarming with it (``symptoms``), and where it fails (``scope``)."""
 
     target: str
     started_at: datetime
     environment: str = DEFAULT_ENVIRONMENT
+    symptoms: tuple[Symptom, ...] = ()
+    scope: Scope | None = None
 
+    @property
+    def earliest_onset(self) -> datetime:
+        """The first onset among the target and the symptoms: where the window is anchored."""
+        return min([self.started_at, *(s.started_at for s in self.symptoms)])
+
+
+def symptoms_from_list(value: object, field: str = "symptoms", *,
+                       default_onset: datetime | None = None) -> tuple[Symptom, ...]:
+    """Validate ``[{node, started_at}, ...]``; a repeated node keeps its earliest onset.
+
+    ``default_onset`` (the incident's) serves a symptom given without a time, as a responder
+    types it ("payments is alarming too"); without it the time is required.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(field, value, "a list of {node, started_at} objects")
+    earliest: dict[str, datetime] = {}
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, item, "an object {node, started_at}")
+        extra = sorted(set(item) - {"node", "started_at"})
+        if extra:
+            raise InvalidInput(f"{where}.{extra[0]}", item[extra[0]],
+                               "no such field; a symptom has node and started_at")
+        node = item.get("node")
+        if not isinstance(node, str) or not node.strip():
+            raise InvalidInput(f"{where}.node", node, "a node or endpoint name")
+        if item.get("started_at") is None and default_onset is not None:
+            at = default_onset
+        else:
+            at = parse_rfc3339(item.get("started_at"), f"{where}.started_at")
+        earliest[node] = min(at, earliest.get(node, at))
+    return tuple(Symptom(node, at) for node, at in earliest.items())
 
 @dataclass(frozen=True, slots=True)
 class Reason:
@@ -308,8 +393,15 @@ class Recommendation:
 
 
 def incident_to_dict(incident: Incident) -> dict[str, Any]:
-    return {"target": incident.target, "started_at": format_utc(incident.started_at),
-            "environment": incident.environment}
+    out: dict[str, Any] = {"target": incident.target,
+                           "started_at": format_utc(incident.started_at),
+                           "environment": incident.environment}
+    if incident.symptoms:
+        out["symptoms"] = [{"node": s.node, "started_at": format_utc(s.started_at)}
+                           for s in incident.symptoms]
+    if incident.scope is not None:
+        out["scope"] = scope_to_dict(incident.scope)
+    return out
 
 
 def _finite(value: float) -> float | None:

@@ -206,13 +206,13 @@ class Store:
         decoded (``get_changes`` fetches the few that get listed)."""
         cols = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
                 changes.c.at_us, changes.c.start_us, changes.c.status, changes.c.rollout_pct,
-                changes.c.destructive)
+                changes.c.destructive, changes.c.scope)
         kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
         with self.engine.connect() as conn:
             rows = _plain_rows(conn, self._window(conn, select(*cols), start, end, environment))
         return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                          statuses[status], pct, bool(d))
-                for i, k, s, env, at, st, status, pct, d in rows]
+                          statuses[status], pct, bool(d), scope)
+                for i, k, s, env, at, st, status, pct, d, scope in rows]
 
     def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
                 environment: str) -> Select[Any]:
@@ -390,6 +390,7 @@ def _from_doc(doc: str) -> Change:
                   started_at=datetime.fromisoformat(started) if started else None,
                   version=d.get("version"), previous_version=d.get("previous_version"),
                   status=ChangeStatus(d["status"]), reversible=d.get("reversible"),
+                  scope={k: tuple(v) for k, v in d["scope"].items()} if "scope" in d else None,
                   summary=d.get("summary"), author=d.get("author"), url=d.get("url"),
                   source=d.get("source"), details=d.get("details") or {})
 

@@ -45,6 +45,8 @@ changes = Table(
     Column("services", Text, nullable=False, server_default=""),
     Column("rollout_pct", Float),
     Column("destructive", Boolean, nullable=False, server_default=false()),
+    # compact JSON of the change's scope, NULL when unknown (migration 0004)
+    Column("scope", Text),
     Index("ix_changes_window", *WINDOW_INDEX),
 )
 

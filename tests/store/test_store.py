@@ -188,3 +188,37 @@ def test_migration_0003_fills_candidate_columns(tmp_path: Path) -> None:
                                end=datetime(1970, 1, 2, tzinfo=UTC), environment="production")
     s.close()
     assert (c.services, c.destructive) == (("db", "x"), True)
+
+
+def test_scope_round_trips_and_reaches_the_candidates(store: Store) -> None:
+    """A change's scope is stored with it and read by the window query as compact JSON; a
+    change without one reads as unknown (None)."""
+    store.add_changes([make(1, scope={"region": ["us-east-1"], "cell": ["7", "3"]}), make(2)])
+    window = {"start": T0, "end": T0 + timedelta(hours=1), "environment": "production"}
+    light = {c.id: c for c in store.window_candidates(**window)}
+    assert light["c1"].scope == '{"cell":["3","7"],"region":["us-east-1"]}'
+    assert light["c2"].scope is None
+    assert store.get_change("c1").scope == {"cell": ("3", "7"), "region": ("us-east-1",)}
+
+
+def test_migration_0004_adds_scope_to_a_0003_store(tmp_path: Path) -> None:
+    """A store at 0003 with changes opens at head: old rows read as unknown scope, new ones
+    keep theirs."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from rollback_advisor.store.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    engine.dispose()
+    s = open_store(url)
+    s.add_changes([make(1), make(2, scope={"zone": ["a"]})])
+    got = {c.id: c.scope for c in s.window_candidates(start=T0, end=T0 + timedelta(hours=1),
+                                                      environment="production")}
+    s.close()
+    assert got == {"c1": None, "c2": '{"zone":["a"]}'}
