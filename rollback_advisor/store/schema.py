@@ -47,6 +47,9 @@ changes = Table(
     Column("destructive", Boolean, nullable=False, server_default=false()),
     # compact JSON of the change's scope, NULL when unknown (migration 0004)
     Column("scope", Text),
+    # who created the change and alone may update it: hook:<id>, sync:<section> or import;
+    # NULL for rows stored before migration 0005 by sync or import
+    Column("owner", String(128)),
     Index("ix_changes_window", *WINDOW_INDEX),
 )
 

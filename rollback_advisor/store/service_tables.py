@@ -24,7 +24,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import InvalidInput, NotFound, StoreError
 from ..models import Change
-from . import _MAX_ROLLOUT, ImportResult, Store, _now_us, _reason, _row, _service_rows
+from . import (
+    _MAX_ROLLOUT,
+    ImportResult,
+    Store,
+    _now_us,
+    _reason,
+    _row,
+    _service_rows,
+    hook_owner,
+)
 from .schema import api_tokens, change_services, changes, deliveries, hooks, store_meta
 
 HOOK_SOURCES = ("generic", "github", "gitlab", "cdevents", "pagerduty")
@@ -158,14 +167,19 @@ class ServiceTables:
     def store_delivery(self, *, hook_id: str, delivery_key: str, event: str,
                        headers: Mapping[str, str], body: bytes,
                        changes: Iterable[Change]) -> DeliveryResult:
-        """Store the raw delivery and its changes atomically, or nothing if already stored."""
+        """Store the raw delivery and its changes atomically, or nothing if already stored.
+
+        Raises:
+            Conflict: a change id is stored already and another source created it; nothing
+                is stored, the delivery included.
+        """
         items = list(changes)
         values = {"hook_id": hook_id, "delivery_key": delivery_key[:256], "event": event[:128],
                   "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
                   "body": bytes(body), "outcome": "stored",
                   "change_ids": json.dumps([c.id for c in items])}
         if self.store.dialect == "postgresql":
-            done = self._store_delivery_pg(values, items)
+            done = self._store_delivery_pg(values, items, hook_owner(hook_id))
             if done is not None:
                 return done
         stmt = (self.store._insert(deliveries).values(values)
@@ -175,10 +189,11 @@ class ServiceTables:
             delivery_id = conn.execute(stmt).scalar()
             if delivery_id is None:
                 return DeliveryResult(True, None)
-            result = self.store.write_changes(conn, items, update=True)
+            result = self.store.write_changes(conn, items, update=True,
+                                              owner=hook_owner(hook_id))
         return DeliveryResult(False, int(delivery_id), result)
 
-    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change]
+    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change], owner: str
                            ) -> DeliveryResult | None:
         """``store_delivery`` as one autocommitted statement, or None when it wrote nothing and
         the generic path must decide.
@@ -192,7 +207,7 @@ class ServiceTables:
         """
         now = _now_us()
         rows = {c.id: c for c in items}  # last one wins, as in Store.write_changes
-        change_rows = [_row(c, now) for c in rows.values()]
+        change_rows = [_row(c, now, owner) for c in rows.values()]
         service_rows = [s for c in rows.values() for s in _service_rows(c)]
         longest = max([0] + [r["at_us"] - r["start_us"] for r in change_rows])
         change_cols = tuple(change_rows[0]) if change_rows else tuple(_row_columns())
@@ -305,7 +320,7 @@ def _row_columns() -> list[str]:
     from ..models import ChangeKind
 
     probe = Change(id="-", kind=ChangeKind.DEPLOY, services=("-",), at=datetime.now(UTC))
-    return list(_row(probe, 0))
+    return list(_row(probe, 0, ""))
 
 
 def _record_type(table: Table, cols: tuple[str, ...]) -> str:

@@ -3,7 +3,8 @@
 Order matters: look the hook up, verify the signature over the exact raw bytes (401, nothing
 stored), parse (400 with the reason), then store the raw delivery and its changes in one
 transaction keyed by (hook, delivery key). A redelivery answers 200 ``duplicate``; an event the
-hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere.
+hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere. An update
+to a change another hook or source created answers 409 and stores nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from .app import services
 from .credentials import hook_secret
 from .errors import Unauthorized
@@ -65,8 +66,13 @@ def deliver(hook_id: str) -> Any:
     ref = {"hook": hook.id, "delivery_key": key}
     changes = [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
                for c in parsed.changes]
-    result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key, event=parsed.event,
-                                       headers=kept_headers(), body=body, changes=changes)
+    try:
+        result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
+                                           event=parsed.event, headers=kept_headers(),
+                                           body=body, changes=changes)
+    except Conflict:  # a change another source created: 409, nothing stored
+        metrics.rejected.labels("not_owner").inc()
+        raise
     ids = [c.id for c in changes]
     if result.duplicate:
         metrics.deliveries.labels(hook.source, "duplicate").inc()

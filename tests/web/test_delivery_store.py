@@ -145,6 +145,7 @@ def test_change_id_stored_concurrently_falls_back_in_one_transaction(
             conn.execute(changes.insert().values(
                 id="a", kind="deploy", environment="production", at_us=1, start_us=1,
                 status="succeeded", is_global=False, source=None, ingested_us=1,
+                owner=f"hook:{hook}",
                 doc=json.dumps(_change("a", version="old").to_dict())))
             worker = threading.Thread(target=lambda: done.update(
                 result=_deliver(tables, hook, "k1", [_change("a", version="new")])))
