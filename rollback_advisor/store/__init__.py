@@ -200,9 +200,13 @@ class Store:
 
     def _update(self, conn: Connection, items: list[Change], now: int, owner: str,
                 refuse: bool) -> tuple[int, int]:
-        """Rewrite the stored changes ``items`` carry new content for: (updated, not owned)."""
+        """Rewrite the stored changes ``items`` carry new content for: (updated, not owned).
+
+        An update older than the stored change, or one moving a finished change back to in
+        progress, is left out (``supersedes``): deliveries arrive in any order."""
         current = {r.id: r for r in conn.execute(
-            select(changes.c.id, changes.c.doc, changes.c.owner)
+            select(changes.c.id, changes.c.doc, changes.c.owner, changes.c.status,
+                   changes.c.at_us)
             .where(changes.c.id.in_([c.id for c in items])))}
         foreign = [c for c in items if not may_update(current[c.id].owner, owner)]
         if foreign and refuse:
@@ -212,7 +216,8 @@ class Store:
                            "update it (give this event an id of its own)",
                            change_id=first.id)
         mine = [c for c in items if c not in foreign]
-        changed = [c for c in mine if current[c.id].doc != _doc(c)]
+        changed = [c for c in mine if current[c.id].doc != _doc(c)
+                   and supersedes(_STATUSES[current[c.id].status], current[c.id].at_us, c)]
         for c in changed:
             row = _row(c, now, owner)
             conn.execute(update(changes).where(changes.c.id == c.id).values(
@@ -410,6 +415,19 @@ def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
             "owner": owner, **candidate_columns(change)}
 
 
+def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
+    """Whether ``update`` replaces a stored change of ``status`` that took effect at ``at_us``.
+
+    Updates apply in the order of their own time (``at``), not of arrival; a finished status
+    (succeeded, failed) always replaces in progress and is never replaced by it, whatever two
+    senders' clocks say.
+    """
+    done = status is not ChangeStatus.IN_PROGRESS
+    if update.status is ChangeStatus.IN_PROGRESS:
+        return not done and _us(update.at) >= at_us
+    return not done or _us(update.at) >= at_us
+
+
 def may_update(stored: str | None, writer: str) -> bool:
     """Whether ``writer`` may rewrite a change whose owner is ``stored``: only its creator,
     or any sync for a row stored before owners were recorded (hooks' rows got theirs)."""
@@ -455,4 +473,4 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 
 __all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
-           "open_store", "sync_owner"]
+           "open_store", "supersedes", "sync_owner"]

@@ -149,3 +149,22 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
     s.close()
     assert owners == {"c0": "hook:h1", "c1": None}
     assert may_update(None, "sync:github") and not may_update(None, "hook:h2")
+
+
+@pytest.mark.parametrize("order, final", [
+    (["in_progress@00", "failed@03"], "failed"),
+    (["failed@03", "in_progress@00"], "failed"),   # arrived late: never back to in progress
+    (["in_progress@05", "failed@03"], "failed"),   # a finish ends a rollout, clocks aside
+    (["failed@03", "succeeded@01"], "failed"),     # older than what is stored
+    (["failed@03", "succeeded@07"], "succeeded"),  # newer: applies
+    (["in_progress@00", "in_progress@02"], "in_progress"),
+])
+def test_status_updates_apply_in_their_own_time(store: Store, order: list[str],
+                                                final: str) -> None:
+    for step in order:
+        value, minute = step.split("@")
+        store.sync_batch("ci", [_make(value, at=f"2026-11-20T14:{minute}:00Z")], {})
+    stored = store.get_change("c1")
+    assert stored.status.value == final
+    assert stored.at.minute == int(next(s for s in reversed(order)
+                                        if s.startswith(final)).split("@")[1])
