@@ -2,8 +2,9 @@
 
 Kept beside ``Store`` rather than inside it so the core store stays about changes and graphs.
 A delivery and the changes it carries are written in one transaction; the delivery row's
-UNIQUE (hook_id, delivery_key) is what makes a redelivery a no-op even when two workers receive
-it at the same moment (the second insert waits for the first commit, then conflicts).
+UNIQUE (hook_id, key_sha256), the digest of the whole delivery key, is what makes a
+redelivery a no-op even when two workers receive it at the same moment (the second insert
+waits for the first commit, then conflicts).
 
 On PostgreSQL the delivery, its changes and their service rows go to the server as one
 autocommitted statement (data-modifying CTEs): a committed delivery costs one round trip after
@@ -13,6 +14,7 @@ request's time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -174,7 +176,9 @@ class ServiceTables:
                 is stored, the delivery included.
         """
         items = list(changes)
-        values = {"hook_id": hook_id, "delivery_key": delivery_key[:256], "event": event[:128],
+        values = {"hook_id": hook_id, "delivery_key": delivery_key,
+                  "key_sha256": hashlib.sha256(delivery_key.encode("utf-8")).hexdigest(),
+                  "event": event[:128],
                   "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
                   "body": bytes(body), "outcome": "stored",
                   "change_ids": json.dumps([c.id for c in items])}
@@ -183,7 +187,7 @@ class ServiceTables:
             if done is not None:
                 return done
         stmt = (self.store._insert(deliveries).values(values)
-                .on_conflict_do_nothing(index_elements=["hook_id", "delivery_key"])
+                .on_conflict_do_nothing(index_elements=["hook_id", "key_sha256"])
                 .returning(deliveries.c.id))
         with self._begin() as conn:
             delivery_id = conn.execute(stmt).scalar()
@@ -360,12 +364,12 @@ WITH u AS MATERIALIZED (
 ), stored AS (
     SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u)) AS yes
 ), d AS (
-    INSERT INTO {deliveries.name} (hook_id, delivery_key, event, received_us, headers, body,
-                                   outcome, change_ids)
-    SELECT %(hook_id)s, %(delivery_key)s, %(event)s, %(received_us)s, %(headers)s, %(body)s,
-           %(outcome)s, %(change_ids)s
+    INSERT INTO {deliveries.name} (hook_id, delivery_key, key_sha256, event, received_us,
+                                   headers, body, outcome, change_ids)
+    SELECT %(hook_id)s, %(delivery_key)s, %(key_sha256)s, %(event)s, %(received_us)s,
+           %(headers)s, %(body)s, %(outcome)s, %(change_ids)s
     WHERE NOT (SELECT yes FROM stored)
-    ON CONFLICT (hook_id, delivery_key) DO NOTHING
+    ON CONFLICT (hook_id, key_sha256) DO NOTHING
     RETURNING id
 ), c AS (
     INSERT INTO {changes.name} ({ccols})

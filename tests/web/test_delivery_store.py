@@ -29,11 +29,9 @@ def _change(id_: str, **extra: Any) -> Change:
                              "at": "2026-11-20T14:00:00Z", **extra})
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def tables(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[ServiceTables]:
-    url = (f"sqlite:///{tmp_path / 'd.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    store = Store(url)
+@pytest.fixture
+def tables(store_url: str) -> Iterator[ServiceTables]:
+    store = Store(store_url)
     yield ServiceTables(store)
     store.close()
 

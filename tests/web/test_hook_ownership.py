@@ -15,6 +15,7 @@ from rollback_advisor.models import change_from_dict
 from rollback_advisor.store import Store
 from rollback_advisor.web.app import services
 
+from ..store.revisions import at_revision
 from .conftest import assert_canonical_error
 from .test_hooks import github_headers, post_generic
 
@@ -74,11 +75,9 @@ def test_creator_may_update_and_batch_with_a_foreign_id_stores_nothing(app, clie
     assert _change(app, "ci:x:1").status.value == "succeeded"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    url = (f"sqlite:///{tmp_path / 'o.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    s = Store(url)
+@pytest.fixture
+def store(store_url: str) -> Any:
+    s = Store(store_url)
     yield s
     s.close()
 
@@ -121,20 +120,14 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
                                                    request: pytest.FixtureRequest) -> None:
     """Rows a hook stored before 0005 belong to that hook; others (sync, import) may be taken
     over by a sync, never by a hook."""
-    from alembic import command
-    from sqlalchemy import create_engine, select, text
+    from sqlalchemy import select, text
 
     from rollback_advisor.store import may_update
-    from rollback_advisor.store.migrate import alembic_config
     from rollback_advisor.store.schema import changes
 
     url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
            else request.getfixturevalue("postgres_url"))
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+    with at_revision(url, "0004") as conn:
         for i, details in enumerate([{"delivery": {"hook": "h1", "delivery_key": "k"}}, {}]):
             doc = _make(id=f"c{i}", details=details).to_dict()
             conn.execute(text(
@@ -142,7 +135,6 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
                 "is_global, doc, ingested_us, services, destructive) VALUES "
                 "(:id, 'deploy', 'production', 1, 1, 'succeeded', false, :doc, 1, 'checkout', "
                 "false)"), {"id": f"c{i}", "doc": json.dumps(doc)})
-    engine.dispose()
     s = Store(url)
     with s.engine.connect() as conn:
         owners = dict(conn.execute(select(changes.c.id, changes.c.owner)).all())
