@@ -40,7 +40,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from ..engine import Candidate
 from ..errors import Conflict, StoreError
-from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
+from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 
@@ -408,6 +408,7 @@ def _doc(change: Change) -> str:
 
 
 def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
+    check_change(change)  # built by a connector without change_from_dict: same limits
     return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import InvalidInput, NotFound, StoreError
-from ..models import Change
+from ..models import MAX_LENGTHS, Change, check_text
 from . import (
     _MAX_ROLLOUT,
     ImportResult,
@@ -39,6 +39,7 @@ from . import (
 from .schema import api_tokens, change_services, changes, deliveries, hooks, store_meta
 
 HOOK_SOURCES = ("generic", "github", "gitlab", "cdevents", "pagerduty")
+_HOOK_NAME_LENGTH = 256  # hooks.name VARCHAR(256)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ class ServiceTables:
             raise InvalidInput("source", source, "one of " + ", ".join(HOOK_SOURCES))
         if not name or not name.strip():
             raise InvalidInput("name", name, "a non-empty name")
+        check_text(name.strip(), "name", _HOOK_NAME_LENGTH)
+        if environment is not None:
+            check_text(environment, "environment", MAX_LENGTHS["environment"])
+        for repo, node in mapping.items():
+            check_text(repo, "map")
+            check_text(node, f"map.{repo}", MAX_LENGTHS["service"])
         record = HookRecord(hook_id, name.strip(), source, dict(mapping), environment, nonce,
                             _now_us())
         with self._begin() as conn:
@@ -176,6 +183,8 @@ class ServiceTables:
                 is stored, the delivery included.
         """
         items = list(changes)
+        check_text(delivery_key, "delivery key")  # from a payload (a CloudEvents id): any text
+        check_text(event, "event")
         values = {"hook_id": hook_id, "delivery_key": delivery_key,
                   "key_sha256": hashlib.sha256(delivery_key.encode("utf-8")).hexdigest(),
                   "event": event[:128],

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from ..advisor import Advice
 from ..config import Settings
 from ..errors import InvalidInput
-from ..models import Incident, Ranking
+from ..models import MAX_LENGTHS, Incident, Ranking, check_text
 from ..render import advice_slack, suspects_text
 from ..store.service_tables import HOOK_SOURCES
 from ..timeutil import parse_duration, parse_when, utc_now
@@ -27,6 +27,9 @@ from .slack import blocks_for, post_to_webhook
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack"}
+# what a change can hold (models.MAX_LENGTHS): a longer target or environment matches nothing
+_MAX_LENGTHS = {"target": MAX_LENGTHS["service"], "service": MAX_LENGTHS["service"],
+                "environment": MAX_LENGTHS["environment"]}
 
 
 def json_body() -> Mapping[str, Any]:
@@ -34,7 +37,10 @@ def json_body() -> Mapping[str, Any]:
     if not request.is_json:
         raise InvalidInput("body", request.mimetype or None,
                            "a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidInput("body", None, "a JSON document nested less deeply") from None
     if not isinstance(data, Mapping):
         raise InvalidInput("body", data, "a JSON object")
     return data
@@ -48,7 +54,7 @@ def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | No
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(key, value, "a non-empty string")
-    return value.strip()
+    return check_text(value.strip(), key, _MAX_LENGTHS.get(key))
 
 
 def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -147,8 +153,8 @@ def changes() -> Any:
     offset = _int(args, "offset", 0, 0, 10_000_000)
     since, until = args.get("since"), args.get("until")
     found = services().store.list_changes(
-        service=args.get("service") or None, kind=args.get("kind") or None,
-        environment=args.get("environment") or None, limit=limit, offset=offset,
+        service=_text(args, "service"), kind=args.get("kind") or None,
+        environment=_text(args, "environment"), limit=limit, offset=offset,
         since=parse_when(since, now, "since") if since else None,
         until=parse_when(until, now, "until") if until else None)
     return {"changes": [c.to_dict() for c in found], "limit": limit, "offset": offset,

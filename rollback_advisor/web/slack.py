@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
@@ -51,6 +52,9 @@ def verify_slack(secret: str, headers: Any, body: bytes, now: float) -> None:
         raise Unauthorized("X-Slack-Signature is missing or does not match the signing secret")
 
 
+_TIMELIKE = re.compile(r"^(-\s*\d|\d{4}-\d\d-\d\d[Tt ]|.*\bago$)")
+
+
 def split_command(text: str) -> tuple[str, str]:
     """``frontend:POST /cart 15m ago`` -> (target, time); the time is optional and last."""
     words = text.split()
@@ -63,7 +67,9 @@ def split_command(text: str) -> tuple[str, str]:
             tail = " ".join(words[-n:])
             try:
                 parse_when(tail, now)
-            except InvalidInput:
+            except InvalidInput as exc:
+                if _TIMELIKE.match(tail):  # meant as a time, not part of the target's name
+                    raise InvalidInput("time", tail, exc.expected) from None
                 continue
             return " ".join(words[:-n]), tail
     return " ".join(words), "now"
