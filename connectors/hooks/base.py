@@ -49,6 +49,7 @@ class Parsed:
     delivery_key: str | None
     ignored: str | None = None
     raw: Any = None
+    stored_body: bytes | None = None  # what to keep of the body when not all of it (a secret)
 
 
 @runtime_checkable

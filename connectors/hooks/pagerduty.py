@@ -14,6 +14,9 @@ Mapping: ``payload.summary`` -> summary, ``payload.timestamp`` -> at, ``links[0]
 name itself. Change events carry no id, so the id is ``pagerduty:`` + a hash of the event
 (without the routing key), stable across redelivery. Alert events (``event_action``) and
 webhook v3 incident events are acknowledged and ignored: they are not changes.
+
+The stored raw payload is the event without ``routing_key`` (the integration key that lets
+anyone send events to the PagerDuty service): re-parsing it gives the same change.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .base import (
     Parsed,
     as_object,
     build_change,
+    canonical_json,
     content_hash,
     decode_json,
     effective_environment,
@@ -80,8 +84,10 @@ class PagerDutyParser:
                 "change event"), raw=payload)
         change = guarded("PagerDuty", lambda: _change(data, context, key))
         reason = environment_filtered(context, change.environment)
+        kept = {k: v for k, v in data.items() if k != "routing_key"}
         return Parsed([] if reason else [change], "change_event", key, ignored=reason,
-                      raw=payload)
+                      raw=kept, stored_body=None if len(kept) == len(data) else
+                      canonical_json(kept).encode("utf-8", "surrogatepass"))
 
 
 def _change(data: Mapping[str, Any], context: HookContext, key: str) -> Change:

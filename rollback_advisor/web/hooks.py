@@ -25,7 +25,8 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 # Never stored with the raw payload: they carry the secret or credentials.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-gitlab-token", "x-hub-signature",
                             "x-hub-signature-256", "x-rollback-advisor-signature",
-                            "x-slack-signature", "proxy-authorization"})
+                            "x-slack-signature", "proxy-authorization",
+                            "x-pagerduty-signature"})
 
 
 def kept_headers() -> dict[str, str]:
@@ -69,7 +70,7 @@ def deliver(hook_id: str) -> Any:
     try:
         result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
                                            event=parsed.event, headers=kept_headers(),
-                                           body=body, changes=changes)
+                                           body=parsed.stored_body or body, changes=changes)
     except Conflict:  # a change another source created: 409, nothing stored
         metrics.rejected.labels("not_owner").inc()
         raise

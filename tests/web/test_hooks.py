@@ -3,6 +3,7 @@ vendor example through HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -265,14 +266,28 @@ def test_pagerduty_change_event(app, client, make_hook):
         "summary": "Deploy checkout v43", "timestamp": "2026-11-20T14:02:00.000+0000",
         "source": "checkout-ci", "custom_details": {"version": "v43"}},
         "links": [{"href": "https://ci.example/43", "text": "run"}]}
-    r = post_generic(client, hook, event)
+    body = dumps(event)
+    pd_signature = "v1=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+    r = client.post(f"/hooks/{hook['id']}", data=body, headers={
+        "Content-Type": "application/json", "X-PagerDuty-Signature": pd_signature})
     assert r.status_code == 201, r.get_json()
     (change_id,) = r.get_json()["changes"]
     with app.app_context():
         change = services().store.get_change(change_id)
     assert change.services == ("checkout",) and change.version == "v43"
     assert post_generic(client, hook, event).get_json()["status"] == "duplicate"
-    assert b"R0UT1NGKEY" in deliveries(app, hook["id"])[0]["body"]  # raw kept as sent
+    (stored,) = deliveries(app, hook["id"])
+    # neither the integration key nor the signature is kept; the rest of the event is
+    assert b"R0UT1NGKEY" not in stored["body"]
+    assert json.loads(stored["body"]) == {k: v for k, v in event.items() if k != "routing_key"}
+    assert not any(h.lower() == "x-pagerduty-signature" for h in stored["headers"])
+    assert pd_signature not in json.dumps(stored["headers"])
+    from connectors.hooks import HookContext, parser_for
+
+    again = parser_for("pagerduty").parse({}, stored["body"], HookContext(
+        hook_id=hook["id"], source="pagerduty", mapping={"checkout-ci": "checkout"}))
+    assert again.changes == [dataclasses.replace(change, details={
+        k: v for k, v in change.details.items() if k != "delivery"})]
 
 
 def test_metrics_count_ingestion_and_rejections(client, make_hook):
