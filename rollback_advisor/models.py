@@ -55,7 +55,7 @@ _TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "sour
 # Lengths the store's columns hold (store/schema.py), in characters: checked here so SQLite,
 # which would store anything, and PostgreSQL, which would refuse with a server error, answer
 # alike. docs/service.md lists them.
-MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128}
+MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128, "version": 256}
 MAX_DETAILS_DEPTH = 32
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from ..engine import Candidate
 from ..errors import Conflict, StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
+from ..redeploy import HISTORY, as_rollback, may_be_redeploy
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 
@@ -178,6 +179,7 @@ class Store:
         total = ImportResult()
         longest = 0
         for chunk in _chunks(items, CHUNK):
+            chunk = self.classify(chunk, conn)
             rows = {c.id: c for c in chunk}  # last one wins within a chunk
             now = _now_us()
             values = [_row(c, now, owner) for c in rows.values()]
@@ -197,6 +199,57 @@ class Store:
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def classify(self, items: list[Change], conn: Connection) -> list[Change]:
+        """``items`` with each deploy of a version live before the current one made a
+        rollback (``redeploy.as_rollback``): one indexed lookup per such deploy, merged with
+        the batch's own earlier deploys (a sync brings a service's history in one batch)."""
+        eligible = [c for c in items if may_be_redeploy(c)]
+        if not eligible:
+            return items
+        # One indexed query for the batch: which of these versions were ever live on these
+        # services. Only a deploy whose version was (rare: a real rollback) needs its history.
+        versions = sorted({c.version for c in eligible if c.version is not None})
+        live: dict[tuple[str, str, str | None], set[str]] = {}
+        rows = conn.execute(
+            select(change_services.c.service, change_services.c.environment, changes.c.version,
+                   changes.c.id)
+            .join(change_services, change_services.c.change_id == changes.c.id)
+            .where(changes.c.version.in_(versions),
+                   changes.c.status == ChangeStatus.SUCCEEDED.value,
+                   change_services.c.kind.in_([ChangeKind.DEPLOY.value,
+                                               ChangeKind.ROLLBACK.value]))).all()
+        for service, environment, version, change_id in (*map(tuple, rows), *_live(items)):
+            live.setdefault((service, environment, version), set()).add(change_id)
+        return [as_rollback(c, self._live_before(conn, c, items))
+                if may_be_redeploy(c)
+                and live.get((c.services[0], c.environment, c.version), set()) - {c.id}
+                else c for c in items]
+
+    def _live_before(self, conn: Connection, change: Change,
+                     batch: list[Change]) -> list[str | None]:
+        """Versions of the service's succeeded deploys and rollbacks before ``change``,
+        stored or in ``batch``, newest first (``change`` itself left out: an update is
+        classified afresh)."""
+        start = _us(change.effective_start)
+        stmt = (select(changes.c.id, changes.c.at_us, changes.c.doc)
+                .join(change_services, change_services.c.change_id == changes.c.id)
+                .where(change_services.c.service == change.services[0],
+                       change_services.c.environment == change.environment,
+                       change_services.c.kind.in_([ChangeKind.DEPLOY.value,
+                                                   ChangeKind.ROLLBACK.value]),
+                       change_services.c.at_us < start,
+                       changes.c.status == ChangeStatus.SUCCEEDED.value,
+                       changes.c.id != change.id)
+                .order_by(change_services.c.at_us.desc(), changes.c.id.desc()).limit(HISTORY))
+        live = {i: (at, i, json.loads(doc).get("version")) for i, at, doc in conn.execute(stmt)}
+        for other in batch:
+            if (other.id != change.id and other.services == change.services
+                    and other.environment == change.environment
+                    and other.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK)
+                    and other.status is ChangeStatus.SUCCEEDED and _us(other.at) < start):
+                live[other.id] = (_us(other.at), other.id, other.version)
+        return [version for _, _, version in sorted(live.values(), reverse=True)[:HISTORY]]
 
     def _update(self, conn: Connection, items: list[Change], now: int, owner: str,
                 refuse: bool) -> tuple[int, int]:
@@ -413,7 +466,7 @@ def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
             "source": change.source, "doc": _doc(change), "ingested_us": now,
-            "owner": owner, **candidate_columns(change)}
+            "owner": owner, "version": change.version, **candidate_columns(change)}
 
 
 def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
@@ -427,6 +480,24 @@ def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
     if update.status is ChangeStatus.IN_PROGRESS:
         return not done and _us(update.at) >= at_us
     return not done or _us(update.at) >= at_us
+
+
+def _live(items: Iterable[Change]) -> Iterator[tuple[str, str, str | None, str]]:
+    """(service, environment, version, id) of the succeeded deploys and rollbacks among
+    ``items``: what they make live."""
+    return ((c.services[0], c.environment, c.version, c.id) for c in items
+            if c.status is ChangeStatus.SUCCEEDED and len(c.services) == 1
+            and c.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK))
+
+
+def redeploys_within(items: Sequence[Change]) -> bool:
+    """Whether one of ``items`` deploys a version another of them made live: the batch must
+    then be classified with the store (the PostgreSQL one-statement path cannot)."""
+    live: dict[tuple[str, str, str | None], set[str]] = {}
+    for service, environment, version, change_id in _live(items):
+        live.setdefault((service, environment, version), set()).add(change_id)
+    return any(live.get((c.services[0], c.environment, c.version), set()) - {c.id}
+               for c in items if may_be_redeploy(c))
 
 
 def may_update(stored: str | None, writer: str) -> bool:
@@ -474,4 +545,4 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 
 __all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
-           "open_store", "supersedes", "sync_owner"]
+           "open_store", "redeploys_within", "supersedes", "sync_owner"]

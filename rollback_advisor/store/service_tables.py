@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import InvalidInput, NotFound, StoreError
-from ..models import MAX_LENGTHS, Change, check_text
+from ..models import MAX_LENGTHS, Change, ChangeKind, ChangeStatus, check_text
 from . import (
     _MAX_ROLLOUT,
     ImportResult,
@@ -35,6 +35,7 @@ from . import (
     _row,
     _service_rows,
     hook_owner,
+    redeploys_within,
 )
 from .schema import api_tokens, change_services, changes, deliveries, hooks, store_meta
 
@@ -191,7 +192,7 @@ class ServiceTables:
                   "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
                   "body": bytes(body), "outcome": "stored",
                   "change_ids": json.dumps([c.id for c in items])}
-        if self.store.dialect == "postgresql":
+        if self.store.dialect == "postgresql" and not redeploys_within(items):
             done = self._store_delivery_pg(values, items, hook_owner(hook_id))
             if done is not None:
                 return done
@@ -330,8 +331,6 @@ def _row_columns() -> list[str]:
     """The change columns the store writes, when a delivery carries no change to ask."""
     from datetime import UTC, datetime
 
-    from ..models import ChangeKind
-
     probe = Change(id="-", kind=ChangeKind.DEPLOY, services=("-",), at=datetime.now(UTC))
     return list(_row(probe, 0, ""))
 
@@ -354,7 +353,10 @@ def _record_type(table: Table, cols: tuple[str, ...]) -> str:
 def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -> str:
     """The PostgreSQL statement that stores a delivery with its changes, or nothing.
 
-    ``d`` inserts the delivery row unless one of its change ids is stored already, and nothing
+    ``d`` inserts the delivery row unless one of its change ids is stored already or one of
+    its deploys is of a version a stored deploy made live (the generic path then decides
+    whether it is a rollback, ``Store.classify``: rare, so this path stays one statement),
+    and nothing
     when (hook, key) exists: that conflict waits for a concurrent insert of the same key to
     commit, exactly as the generic path does. The changes (``c``, a plain INSERT: an id stored
     meanwhile fails the statement), their service rows (``s``) and the longest rollout (``m``)
@@ -371,7 +373,15 @@ def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -
 WITH u AS MATERIALIZED (
     SELECT * FROM json_to_recordset(%(changes)s::JSON) AS u({_record_type(changes, change_cols)})
 ), stored AS (
-    SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u)) AS yes
+    SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u))
+        OR EXISTS (
+            SELECT FROM u
+            JOIN {changes.name} AS c ON c.version = u.version
+            JOIN {change_services.name} AS cs ON cs.change_id = c.id
+            WHERE u.kind = '{ChangeKind.DEPLOY.value}' AND cs.service = u.services
+              AND cs.environment = u.environment
+              AND cs.kind IN ('{ChangeKind.DEPLOY.value}', '{ChangeKind.ROLLBACK.value}')
+              AND c.status = '{ChangeStatus.SUCCEEDED.value}') AS yes
 ), d AS (
     INSERT INTO {deliveries.name} (hook_id, delivery_key, key_sha256, event, received_us,
                                    headers, body, outcome, change_ids)
