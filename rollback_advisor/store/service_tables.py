@@ -14,9 +14,10 @@ request's time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,27 @@ class DeliveryResult:
     duplicate: bool
     delivery_id: int | None
     changes: ImportResult = field(default_factory=ImportResult)
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A raw delivery as stored: what ``deliveries replay`` re-parses."""
+
+    id: int
+    hook_id: str
+    delivery_key: str
+    received_us: int
+    headers: Mapping[str, str]
+    body: bytes
+    change_ids: list[str]
+
+
+def attach_delivery(changes: Iterable[Change], hook_id: str, delivery_key: str) -> list[Change]:
+    """The changes with ``details.delivery`` pointing at the raw delivery they came from: the
+    same on receipt and on replay, so a replay of an unchanged parse rewrites nothing."""
+    ref = {"hook": hook_id, "delivery_key": delivery_key}
+    return [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
+            for c in changes]
 
 
 def _hook(row: Any) -> HookRecord:
@@ -274,6 +296,44 @@ class ServiceTables:
         finally:
             pooled.close()
         return tuple(row)
+
+    def iter_deliveries(self, *, hook_id: str | None = None,
+                        since_us: int | None = None) -> Iterator[StoredDelivery]:
+        """Stored deliveries, oldest first, in pages (no cursor held while the caller
+        writes)."""
+        last = 0
+        while True:
+            stmt = select(deliveries).where(deliveries.c.id > last)
+            if hook_id is not None:
+                stmt = stmt.where(deliveries.c.hook_id == hook_id)
+            if since_us is not None:
+                stmt = stmt.where(deliveries.c.received_us >= since_us)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(deliveries.c.id).limit(500)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield StoredDelivery(r.id, r.hook_id, r.delivery_key, r.received_us,
+                                     json.loads(r.headers), bytes(r.body),
+                                     json.loads(r.change_ids))
+            last = rows[-1].id
+
+    def restore_delivery(self, delivery: StoredDelivery, changes: list[Change],
+                         body: bytes | None = None) -> ImportResult:
+        """Store what a re-parse of ``delivery`` gives, as its hook would (same owner, same
+        rules), and record the change ids (and a redacted ``body``) on the delivery row, in
+        one transaction. ``Conflict`` as for a delivery: nothing written."""
+        ids = json.dumps([c.id for c in changes])
+        values: dict[str, Any] = {"change_ids": ids}
+        if body is not None and body != delivery.body:
+            values["body"] = body
+        with self._begin() as conn:
+            result = self.store.write_changes(conn, changes, update=True,
+                                              owner=hook_owner(delivery.hook_id))
+            if values.keys() != {"change_ids"} or json.loads(ids) != delivery.change_ids:
+                conn.execute(update(deliveries).where(deliveries.c.id == delivery.id)
+                             .values(values))
+        return result
 
     def delivery_count(self, hook_id: str | None = None) -> int:
         stmt = select(func.count()).select_from(deliveries)

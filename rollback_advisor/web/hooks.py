@@ -9,13 +9,13 @@ to a change another hook or source created answers 409 and stores nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from typing import Any
 
 from flask import Blueprint, request
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..store.service_tables import attach_delivery
 from .app import services
 from .credentials import hook_secret
 from .errors import Unauthorized
@@ -64,9 +64,7 @@ def deliver(hook_id: str) -> Any:
         return {"status": "ignored", "event": parsed.event, "reason": parsed.ignored,
                 "changes": []}
     key = parsed.delivery_key or "sha256:" + hashlib.sha256(body).hexdigest()
-    ref = {"hook": hook.id, "delivery_key": key}
-    changes = [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
-               for c in parsed.changes]
+    changes = attach_delivery(parsed.changes, hook.id, key)
     try:
         result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
                                            event=parsed.event, headers=kept_headers(),
