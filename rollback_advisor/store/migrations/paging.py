@@ -11,7 +11,7 @@ BATCH = 5000  # rows per page and per executemany: a million rows migrate in min
 
 
 def pages(bind: sa.Connection, key: sa.ColumnClause[Any], *columns: sa.ColumnClause[Any],
-          start: Any) -> Iterator[list[sa.Row[Any]]]:
+          start: Any) -> Iterator[list[tuple[Any, ...]]]:
     """(key, *columns) rows in pages by ``key`` from after ``start``: no cursor stays open
     over the rows the caller updates between pages."""
     last = start
@@ -20,5 +20,5 @@ def pages(bind: sa.Connection, key: sa.ColumnClause[Any], *columns: sa.ColumnCla
                              .limit(BATCH)).all()
         if not chunk:
             return
-        yield list(chunk)
+        yield [tuple(row) for row in chunk]
         last = chunk[-1][0]
