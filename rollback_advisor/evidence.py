@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from .errors import NotFound
 from .graph import DependencyGraph, Reach
-from .models import GLOBAL, Incident, Scope
+from .models import GLOBAL, Incident, Scope, scope_text
 from .timeutil import format_utc
 
 if TYPE_CHECKING:
@@ -155,32 +155,37 @@ class Evidence:
         return cause
 
     def _no_change(self, target_reach: Mapping[str, Reach]) -> tuple[float, str]:
-        """E_0 and its words: how well one unrecorded fault explains every failing node."""
+        """E_0 and its words: how well one unrecorded fault explains every failing node.
+
+        The fault may sit in any node the target depends on, in shared infrastructure, or,
+        when the incident says where it fails, in that place itself (power, network, a cell:
+        what graphs do not model), which every node failing there depends on.
+        """
         if not self.known:
             return 1.0, ""
-        total, best, best_node, best_count = 0.0, -1.0, "", 0
+        places: list[tuple[str, float, int]] = []
         nodes = [n for n in target_reach if n != self.target.node] + sorted(
             self.graph.global_nodes - set(target_reach))
         for u in nodes:
             product, count = 1.0, 0
             for fn in self.known:
                 r = fn.reach.get(u)
-                if r is None and u in self.graph.global_nodes:
-                    r = Reach(1, (fn.node or fn.name, u))
-                if r is None:
+                hops = r.hops if r is not None else 1 if u in self.graph.global_nodes else None
+                if hops is None:
                     product *= self.leak
                 else:
-                    product *= self._hop.get(r.hops) or self._hop_weight(r.hops)
+                    product *= self._hop.get(hops) or self._hop_weight(hops)
                     count += 1
-            total += product
-            if product > best:
-                best, best_node, best_count = product, u, count
-        if not nodes:
+            places.append((u, product, count))
+        if self.scope is not None:
+            places.append((f"the place where it fails ({scope_text(self.scope)})",
+                           self._hop[1] ** len(self.known), len(self.known)))
+        if not places:
             return self.leak ** len(self.known), ""
-        factor = total / len(nodes)
-        n = len(self.known) + 1
-        text = (f"no change: an unrecorded fault in {best_node} would explain "
-                f"{best_count + 1} of {n} failing nodes (x{factor:.2g} over {len(nodes)} "
+        factor = sum(product for _, product, _ in places) / len(places)
+        where, _, count = max(places, key=lambda p: p[1])
+        text = (f"no change: an unrecorded fault in {where} would explain {count + 1} of "
+                f"{len(self.known) + 1} failing nodes (x{factor:.2g} over {len(places)} "
                 "possible places)")
         return factor, text
 

@@ -6,6 +6,7 @@ not say what was live before it, the change that preceded it. Thresholds come fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,6 +44,8 @@ class PolicySettings:
 
 
 _REVERTIBLE_WITHOUT_VERSION = (ChangeKind.CONFIG, ChangeKind.FEATURE_FLAG)
+# A security update or patch, or a change naming a CVE: undoing it re-opens a vulnerability.
+_SECURITY = re.compile(r"\bsecurity\s+(?:update|patch|fix|release)|\bCVE-\d{4}-\d{4,}", re.I)
 
 
 def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | None = None,
@@ -82,6 +85,9 @@ def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | No
     if top.probability < needed:
         return _investigate(ranking, graph, top, settings,
                             f"{tradeoff} is worth doing at {needed:.0%} or more")
+    if ranking.no_change_probability >= top.probability:
+        return _investigate(ranking, graph, top, settings, "it must also be likelier than "
+                            f"no change at all ({ranking.no_change_probability:.0%})")
     reasons.append(f"{tradeoff}: worth doing at {needed:.0%} or more")
     if blocker is not None:
         return Recommendation(Decision.FORWARD_FIX, top.probability, top, None,
@@ -97,7 +103,8 @@ def _rollback_cost(change: Change, stacked: Sequence[StackedChange], coupled: Se
     drags = []
     if coupled:
         drags.append(f"{len(coupled)} coupled migration{'s' if len(coupled) > 1 else ''}")
-    if change.is_global or len(change.services) >= 3:
+    single_revert = change.kind in _REVERTIBLE_WITHOUT_VERSION  # one revert, however wide
+    if not single_revert and (change.is_global or len(change.services) >= 3):
         drags.append("every service" if change.is_global else f"{len(change.services)} services")
     later = [s for s in stacked if s.change.kind is not ChangeKind.MIGRATION]
     if len(later) >= 2:
@@ -105,9 +112,11 @@ def _rollback_cost(change: Change, stacked: Sequence[StackedChange], coupled: Se
     if drags:
         return (settings.heavy_rollback_confidence,
                 f"a heavy rollback (it drags {', '.join(drags)})")
-    if len(change.services) == 1 and not later:
+    if (single_revert or len(change.services) == 1) and not later:
+        what = ("one revert of the " + change.kind.value.replace("_", " ") if single_revert
+                else "one service")
         return (settings.quick_rollback_confidence,
-                "a quick rollback (one service to a known state, nothing stacked or coupled; "
+                f"a quick rollback ({what} to a known state, nothing stacked or coupled; "
                 "cheap to undo if the lead is wrong)")
     return settings.min_confidence, "a rollback that also touches " + (
         f"{later[0].change.id}" if later else ", ".join(change.services))
@@ -124,6 +133,12 @@ def _irreversible_why(change: Change) -> str | None:
         ops = destructive_operations(change_text(change.summary, change.details))
         if ops:
             return f"the migration {', '.join(ops)}, which loses data on the way back"
+    if change.details.get("security") is True or _SECURITY.search(change.summary or ""):
+        return ("it is a security update: rolling it back re-opens what it closed; fix forward "
+                "(a patched build, or pin the previous package only where it is safe)")
+    if change.kind is ChangeKind.ROLLBACK:
+        return ("it is itself a rollback: undoing it brings back the version someone already "
+                "rolled back from")
     if change.details.get("data_format_changed"):
         return "data has already been written in the new format"
     if change.reversible is False:
