@@ -217,11 +217,15 @@ class Store:
         names = sorted(set(services))
         if not names:
             return []
-        ids = (select(change_services.c.change_id)
-               .where(change_services.c.service.in_(names),
-                      change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end)))
-        stmt = select(*_CANDIDATE_COLUMNS).where(changes.c.id.in_(ids),
-                                                 changes.c.environment == environment)
+        # driven by the per-service index: the few rows of these services in the range, then
+        # their changes by primary key (an IN over the changes table would scan the window
+        # index instead)
+        stmt = (select(*_CANDIDATE_COLUMNS).distinct()
+                .select_from(change_services.join(changes,
+                                                  changes.c.id == change_services.c.change_id))
+                .where(change_services.c.service.in_(names),
+                       change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end),
+                       changes.c.environment == environment))
         with self.engine.connect() as conn:
             return _candidates([tuple(row) for row in conn.execute(stmt)])
 
