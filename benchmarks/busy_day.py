@@ -19,7 +19,8 @@ answer are copied untouched) and adds the rest of a busy company around it:
   services and the graph's global nodes, except providers (a company does not deploy its
   provider), get deploys (65%) and config pushes (35%) at about 1.5 a day each (Poisson), at
   uniform times from onset-7 d to onset+1 d: the 24 h window holds ~1.5 of them per node and
-  the failing nodes have a week of realistic history.
+  the failing nodes have a week of realistic history. The case's nodes off every failing path
+  get no routine changes (the background services stand for the rest of the company).
 
 Every routine change: the incident's environment (3% go to staging instead), ~2% failed
 rollouts, sources like ``github``/``argo``/``terraform``, versions chained per service, kind and
@@ -521,6 +522,8 @@ def figures(result: Mapping[str, Any]) -> dict[str, Any]:
     }
     if "brier" in result:
         out["brier"] = result["brier"]
+    if "reliability" in result:  # per seed only (JSON): bins do not average meaningfully
+        out["reliability"] = result["reliability"]
     out["baselines"] = {name: {"top1": m["top1"], "top3": m["top3"]}
                         for name, m in result["baselines"].items()}
     return out
@@ -536,7 +539,8 @@ def mean_figures(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     first = per_seed[0]
     out: dict[str, Any] = {key: avg(f.get(key) for f in per_seed) for key in first
-                           if key not in ("baselines", "cases", "no_change_cases")}
+                           if key not in ("baselines", "cases", "no_change_cases",
+                                          "reliability")}
     out["baselines"] = {name: {k: avg(f["baselines"][name][k] for f in per_seed) for k in m}
                         for name, m in first["baselines"].items()}
     return out

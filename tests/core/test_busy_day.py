@@ -233,6 +233,8 @@ def test_figures_count_rollbacks_in_no_change_incidents() -> None:
     figures = busy_day.figures(result)
     assert figures["no_change_rollbacks"] == pytest.approx(1 / 3, abs=1e-4)
     assert "brier" not in figures
-    assert busy_day.figures({**result, "brier": 0.2})["brier"] == 0.2
-    mean = busy_day.mean_figures([figures, {**figures, "top1": 1.0}])
+    calibrated = busy_day.figures({**result, "brier": 0.2, "reliability": [{"bin": 0}]})
+    assert (calibrated["brier"], calibrated["reliability"]) == (0.2, [{"bin": 0}])
+    mean = busy_day.mean_figures([calibrated, {**calibrated, "top1": 1.0, "brier": 0.1}])
     assert mean["top1"] == 0.75 and mean["baselines"]["recency"]["top1"] == 0.0
+    assert mean["brier"] == pytest.approx(0.15) and "reliability" not in mean
