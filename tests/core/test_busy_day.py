@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import sys
 from collections import Counter, defaultdict
 from datetime import timedelta
@@ -238,3 +239,21 @@ def test_figures_count_rollbacks_in_no_change_incidents() -> None:
     mean = busy_day.mean_figures([calibrated, {**calibrated, "top1": 1.0, "brier": 0.1}])
     assert mean["top1"] == 0.75 and mean["baselines"]["recency"]["top1"] == 0.0
     assert mean["brier"] == pytest.approx(0.15) and "reliability" not in mean
+
+
+def test_the_command_writes_evaluates_and_reports(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """One case, one seed, end to end: the files land in seed-N/ and the figures come from
+    evaluating them (the culprit of the WAF case is ranked, its baselines are reported)."""
+    args = ["--cases", str(WAF), "--seeds", "5", "--out", str(tmp_path)]
+    assert busy_day.main([*args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [p.name for p in (tmp_path / "seed-5").iterdir()] == [
+        "cloudflare-2019-07-02-waf-regex.json"]
+    seed = report["per_seed"]["5"]
+    assert seed["cases"] == 1 and seed["no_change_rollbacks"] is None
+    assert set(seed["baselines"]) == {"recency", "same_service"}
+    assert report["mean"]["top1"] == seed["top1"] and report["mean_changes_per_case"] > 1500
+    assert busy_day.main(args) == 0
+    text = capsys.readouterr().out
+    assert "mean" in text and "time:" in text
