@@ -74,6 +74,7 @@ class EngineSettings:
     hop_floor: float = 0.03
     caller_weight: float = 0.005
     unrelated_weight: float = 0.003
+    off_path_nodes: int = 50
     unknown_node_weight: float = 0.05
     failed_risk: float = 2.0
     partial_risk: float = 1.5
@@ -82,7 +83,7 @@ class EngineSettings:
     wide_threshold: int = 3
     max_listed: int = 25
     rollout_end_weight: float = 0.5
-    symptom_leak: float = 0.1
+    symptom_leak: float = 0.05
     scope_disjoint: float = 0.02
     scope_match: float = 3.0
 
@@ -366,6 +367,19 @@ _VERBS = {ChangeKind.DEPLOY: "deployed", ChangeKind.ROLLBACK: "rolled back",
           ChangeKind.CERTIFICATE: "certificate expired"}
 
 
+def unrelated_weight(graph: DependencyGraph, settings: EngineSettings) -> float:
+    """g for a node the target neither depends on nor is called by.
+
+    Such a change could break any of the graph's nodes through a path nobody recorded; the
+    chance that it broke this one falls with how many there are. So the configured weight holds
+    up to ``off_path_nodes`` nodes and shrinks as 1/N beyond: the probability that *some*
+    unrelated change did it stays the same in a company ten times larger, with ten times the
+    unrelated changes.
+    """
+    n = len(graph.declared)
+    return settings.unrelated_weight * min(1.0, settings.off_path_nodes / max(n, 1))
+
+
 def hop_weight(hops: int, settings: EngineSettings) -> float:
     """g for a node the target reaches in ``hops``: strictly falling, above every off-path g."""
     return settings.hop_floor + (1 - settings.hop_floor) * settings.hop_decay ** hops
@@ -383,7 +397,7 @@ class _Fits:
         self.graph, self.reach, self.callers, self.settings = graph, reach, callers, settings
         self.global_fit = _GraphFit(hop_weight(1, settings), 1, (), (), "global")
         self.caller = _GraphFit(settings.caller_weight, None, (), (), "caller")
-        self.unrelated = _GraphFit(settings.unrelated_weight, None, (), (), "unrelated")
+        self.unrelated = _GraphFit(unrelated_weight(graph, settings), None, (), (), "unrelated")
         self._reach_fits: dict[str, _GraphFit] = {}
 
     def _reached(self, node: str, r: Reach) -> _GraphFit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .graph import DependencyGraph
 from .models import (
@@ -81,7 +81,8 @@ def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | No
     if blocker is not None:
         needed, tradeoff = settings.min_confidence, "a fix forward"
     else:
-        needed, tradeoff = _rollback_cost(top.change, stacked, coupled, settings)
+        needed, tradeoff = _rollback_cost(top.change, stacked, coupled,
+                                          ranking.incident.started_at, settings)
     if top.probability < needed:
         return _investigate(ranking, graph, top, settings,
                             f"{tradeoff} is worth doing at {needed:.0%} or more")
@@ -98,7 +99,7 @@ def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | No
 
 
 def _rollback_cost(change: Change, stacked: Sequence[StackedChange], coupled: Sequence[Change],
-                   settings: PolicySettings) -> tuple[float, str]:
+                   onset: datetime, settings: PolicySettings) -> tuple[float, str]:
     """The confidence a rollback needs, and the trade-off in words (DESIGN §5)."""
     drags = []
     if coupled:
@@ -107,8 +108,10 @@ def _rollback_cost(change: Change, stacked: Sequence[StackedChange], coupled: Se
     if not single_revert and (change.is_global or len(change.services) >= 3):
         drags.append("every service" if change.is_global else f"{len(change.services)} services")
     later = [s for s in stacked if s.change.kind is not ChangeKind.MIGRATION]
-    if len(later) >= 2:
-        drags.append(f"{len(later)} later changes stacked on it")
+    # what was live at the onset: changes made after it are the responders' own, known to them
+    unseen = [s for s in later if s.change.effective_start <= onset]
+    if len(unseen) >= 2:
+        drags.append(f"{len(unseen)} later changes stacked on it before the onset")
     if drags:
         return (settings.heavy_rollback_confidence,
                 f"a heavy rollback (it drags {', '.join(drags)})")

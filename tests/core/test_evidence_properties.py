@@ -204,3 +204,19 @@ def test_a_symptom_missing_from_the_graph_is_kept_and_flagged() -> None:
     assert any("symptom nowhere is not in the dependency graph" in w for w in ranking.warnings)
     assert ranking.suspects[0].probability == rank([make_change(id="x", service="a")], GRAPH,
                                                    INCIDENT).suspects[0].probability
+
+
+def test_an_unrelated_change_weighs_less_in_a_larger_organisation() -> None:
+    """The chance that a change to an unrelated node broke this target falls as 1/N beyond
+    off_path_nodes, so a company ten times larger (with ten times the unrelated changes) does
+    not drown its real suspects; on-path weights do not move."""
+    small = DependencyGraph.from_document(CHAIN)
+    big = DependencyGraph.from_document({"services": {
+        **CHAIN["services"], **{f"bg{i}": {} for i in range(490)}}})
+    assert len(big.declared) == 500
+    unrelated = make_change(id="u", service="lonely")
+    onpath = make_change(id="a", service="a")
+    s_small = scores(rank([unrelated, onpath], small, INCIDENT))
+    s_big = scores(rank([unrelated, onpath], big, INCIDENT))
+    assert s_big["a"] == s_small["a"]
+    assert abs(s_big["u"] / s_small["u"] - 50 / 500) < 1e-9

@@ -163,3 +163,21 @@ def test_a_wide_config_revert_is_one_quick_revert() -> None:
     rec = advise([wide])
     assert rec.decision is Decision.ROLLBACK
     assert any(r.startswith("a quick rollback (one revert of the config") for r in rec.reasons)
+
+
+def test_changes_made_after_the_onset_do_not_make_a_rollback_heavy() -> None:
+    """Later changes stacked on the suspect before the onset make its rollback heavy; those
+    made after it (the responders' own) are named but do not raise the bar."""
+    deploy = make_change(id="d1", service="orders", minutes_before=30, status="failed")
+    after = [make_change(id=f"h{i}", kind="rollback", service="orders", minutes_before=-10 - i)
+             for i in range(2)]
+    before = [make_change(id=f"b{i}", kind="rollback", service="orders", minutes_before=20 - i)
+              for i in range(2)]
+    light = advise([deploy, *after])
+    assert light.decision is Decision.ROLLBACK
+    assert {s.change.id for s in light.also_affected} == {"h0", "h1"}
+    assert not any("heavy" in r for r in light.reasons)
+    heavy = advise([deploy, *before])
+    assert heavy.suspect.change.id == "d1" and heavy.decision is Decision.INVESTIGATE
+    assert any("it drags 2 later changes stacked on it before the onset" in r
+               for r in heavy.reasons)
