@@ -252,7 +252,7 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
     time_weight, _ = model.weight(c, cause.onset)
     reasons = [Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
                       prior),
-               Reason("time", _time_text(change, onset, model) + evidence.onset_text(cause),
+               Reason("time", _time_text(change, c, onset, model) + evidence.onset_text(cause),
                       time_weight),
                Reason("graph", _graph_text(fit, change, graph, target), fit.weight)]
     if evidence.known:
@@ -315,16 +315,30 @@ class _TimeModel:
         """f_time at the change's lag. Over a rollout the effect reached the target either with
         its last stage (often the largest, or the one that tips a shared limit) or at a uniform
         moment of its span: a mixture, weighted by ``rollout_end_weight``."""
-        if c.start == c.at and c.status is not ChangeStatus.IN_PROGRESS:  # most of a window
+        open_ = _still_open(c)
+        if c.start == c.at and not open_:  # most of a window
             if c.at > onset + self.skew:
                 return self.density(0.0, c.kind), True
             return self.density(max(onset - c.at, 0.0) / HOUR, c.kind), False
-        lo_h, hi_h, after = self.lags(c.start, c.at, c.status is ChangeStatus.IN_PROGRESS, onset)
+        lo_h, hi_h, after = self.lags(c.start, c.at, open_, onset)
         at_end = self.density(lo_h, c.kind)
         if hi_h - lo_h < 1 / 60:
             return at_end, after
         mean = (self.mass(hi_h, c.kind) - self.mass(lo_h, c.kind)) / (hi_h - lo_h)
         return self.end_weight * at_end + (1 - self.end_weight) * mean, after
+
+
+def _still_open(c: Candidate) -> bool:
+    """Mixed versions are still live at the onset: a rollout in progress, or a deploy that
+    stopped part-way (``rollout_percentage`` < 100), whose old part can meet the new one at any
+    moment until it completes or is reverted. (A flag or config at a percentage is a chosen
+    audience, not a rollout left half-done: its lag counts from when it was set.)"""
+    return c.status is ChangeStatus.IN_PROGRESS or (
+        c.kind in _CODE_KINDS and c.rollout_percentage is not None
+        and 0 < c.rollout_percentage < 100)
+
+
+_CODE_KINDS = frozenset({ChangeKind.DEPLOY, ChangeKind.ROLLBACK})
 
 
 def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
@@ -337,15 +351,18 @@ def time_mass(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> f
     return _TimeModel(settings).mass(lag_hours, kind)
 
 
-def _time_text(change: Change, onset: datetime, model: _TimeModel) -> str:
+def _time_text(change: Change, c: Candidate, onset: datetime, model: _TimeModel) -> str:
     settings = model.settings
     verb = _VERBS.get(change.kind, "took effect")
-    lo_h, hi_h, after = model.lags(change.effective_start.timestamp(), change.at.timestamp(),
-                                   change.status is ChangeStatus.IN_PROGRESS, onset.timestamp())
+    lo_h, hi_h, after = model.lags(c.start, c.at, _still_open(c), onset.timestamp())
     low, high = timedelta(hours=lo_h), timedelta(hours=hi_h)
     if after:
         return (f"{verb} {humanize(change.effective_start - onset)} after onset: cannot have "
                 "caused it (a mitigation?)")
+    if _still_open(c) and c.status is not ChangeStatus.IN_PROGRESS and change.at <= onset:
+        return (f"{verb} {humanize(onset - change.at)} before onset, but only to "
+                f"{c.rollout_percentage:g}% (began {humanize(high)} before): mixed versions "
+                "live since, so it may have bitten at any point up to the onset")
     if change.status is ChangeStatus.IN_PROGRESS or (change.at > onset
                                                      and change.started_at is not None):
         end = (f"finished {humanize(change.at - onset)} after" if change.at > onset

@@ -220,3 +220,24 @@ def test_an_unrelated_change_weighs_less_in_a_larger_organisation() -> None:
     s_big = scores(rank([unrelated, onpath], big, INCIDENT))
     assert s_big["a"] == s_small["a"]
     assert abs(s_big["u"] / s_small["u"] - 50 / 500) < 1e-9
+
+
+def test_a_deploy_left_part_way_keeps_mixed_versions_live_up_to_the_onset() -> None:
+    """A deploy that stopped at 87.5% can bite at any moment until it is completed or reverted,
+    so its lag is not only its last stage's; a flag set to a percentage is a chosen audience
+    and keeps its own lag. The words say which."""
+    kw = {"service": "a", "minutes_before": 15 * 60,
+          "started_at": (ONSET - timedelta(days=4)).isoformat()}
+    full = make_change(id="full", **kw)
+    part = make_change(id="part", details={"rollout_percentage": 87.5}, **kw)
+    got = {s.change.id: s for s in rank([full, part], GRAPH, INCIDENT).suspects}
+    time = {i: next(r for r in s.reasons if r.factor == "time") for i, s in got.items()}
+    assert time["part"].weight > 10 * time["full"].weight
+    assert "only to 87.5%" in time["part"].text and "mixed versions" in time["part"].text
+    flag = make_change(id="flag", kind="feature_flag", service="a", minutes_before=15 * 60,
+                       details={"rollout_percentage": 25})
+    plain_flag = make_change(id="flag0", kind="feature_flag", service="a",
+                             minutes_before=15 * 60)
+    ft = {s.change.id: next(r for r in s.reasons if r.factor == "time").weight
+          for s in rank([flag, plain_flag], GRAPH, INCIDENT).suspects}
+    assert ft["flag"] == ft["flag0"]
