@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,56 @@ def test_eval_json_and_text(run) -> None:
                                         "expected_decision", "confidence", "ranking"}
     text = run("eval", str(CASE)).output
     assert "baseline recency" in text and "online-boutique-payment-deploy" in text
+
+
+SYMPTOMS = ("--symptom", "checkoutservice@2026-11-20T14:03:00Z", "--symptom", "cartservice",
+            "--scope", "region=us-east-1", "--scope", "region=eu-west-1", "--scope", "cell=7")
+
+
+def test_symptoms_and_scope_make_the_incident(run, loaded) -> None:
+    """--symptom NODE[@TIME] and --scope LABEL=VALUE (both repeatable) make the incident the
+    JSON echoes; a symptom without a time takes the onset; a repeated label adds values."""
+    args = ("suspects", "frontend:POST /cart/checkout", "--at", "2026-11-20T14:05:00Z",
+            *SYMPTOMS)
+    data = json.loads(run(*args, "--format", "json").output)
+    assert data["incident"]["symptoms"] == [
+        {"node": "checkoutservice", "started_at": "2026-11-20T14:03:00Z"},
+        {"node": "cartservice", "started_at": "2026-11-20T14:05:00Z"}]
+    assert data["incident"]["scope"] == {"cell": ["7"], "region": ["eu-west-1", "us-east-1"]}
+    plain = json.loads(run("suspects", "frontend:POST /cart/checkout", "--at",
+                           "2026-11-20T14:05:00Z", "--format", "json").output)
+    assert "symptoms" not in plain["incident"] and "scope" not in plain["incident"]
+
+
+def test_symptom_times_take_the_forms_of_at(run, loaded) -> None:
+    """A symptom's time is relative to now like --at's; an @ not followed by a time is part of
+    the node's name (endpoint names may hold one)."""
+    data = json.loads(run("suspects", "frontend", "--at", "2026-11-20T14:05:00Z", "--symptom",
+                          "cartservice@now", "--symptom", "adservice@-15m", "--symptom",
+                          "emailservice@2h ago", "--symptom", "frontend:GET /@me",
+                          "--format", "json").output)
+    got = {s["node"]: s["started_at"] for s in data["incident"]["symptoms"]}
+    assert set(got) == {"cartservice", "adservice", "emailservice", "frontend:GET /@me"}
+    assert got["frontend:GET /@me"] == "2026-11-20T14:05:00Z"
+    ago = {k: datetime.fromisoformat(v) for k, v in got.items() if k != "frontend:GET /@me"}
+    assert ago["cartservice"] - ago["adservice"] == timedelta(minutes=15)
+    assert ago["cartservice"] - ago["emailservice"] == timedelta(hours=2)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (("--symptom", "cartservice@-12x"), "--symptom: got 'cartservice@-12x'"),
+    (("--symptom", "cartservice@2026-11-20T14:00:00"), "expected a timestamp with a UTC offset"),
+    (("--symptom", "cartservice@"), "--symptom: got 'cartservice@', expected a time after the @"),
+    (("--symptom", "@-5m"), "a node name before the @"),
+    (("--symptom", " "), "--symptom: got ' ', expected NODE or NODE@TIME"),
+    (("--scope", "region"), "--scope: got 'region', expected LABEL=VALUE"),
+    (("--scope", "=us-east-1"), "--scope: got '=us-east-1'"),
+    (("--scope", "region="), "--scope: got 'region='"),
+])
+@pytest.mark.parametrize("command", ["suspects", "recommend"])
+def test_bad_symptom_or_scope_is_one_line(run, loaded, command, extra, message) -> None:
+    """A malformed --symptom or --scope is one line naming the option, exit 1."""
+    result = run(command, "frontend", *extra)
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
