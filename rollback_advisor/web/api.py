@@ -24,7 +24,7 @@ from ..timeutil import parse_duration, parse_when, utc_now
 from .app import services
 from .auth import require
 from .credentials import register_hook
-from .slack import blocks_for, post_to_webhook
+from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -150,7 +150,7 @@ def suspects_blocks() -> Any:
     """Block Kit form of the suspect list (what the slash command answers)."""
     limit = _int(request.args, "limit", services().settings.output.max_suspects, 1, 50)
     advice = advise(request.args)
-    return {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    return block_kit(advice, limit)
 
 
 @bp.get("/changes")

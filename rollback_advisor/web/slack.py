@@ -20,7 +20,15 @@ from ..advisor import Advice
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..models import Decision
-from ..render import _escape, _why, advice_slack, headline, slack_suspect_parts
+from ..render import (
+    POSTED,
+    _escape,
+    _why,
+    advice_slack,
+    headline,
+    slack_incident_lines,
+    slack_suspect_parts,
+)
 from ..timeutil import parse_when, utc_now
 from .app import services
 from .errors import Unauthorized, Unavailable
@@ -82,8 +90,7 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
     head = headline(advice)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}},
-        _section(f"*Incident:* `{_escape(inc.target)}` since {inc.started_at:%Y-%m-%d %H:%M} "
-                 f"UTC ({_escape(inc.environment)})\n*Why:* "
+        _section("\n".join(slack_incident_lines(inc, POSTED)) + "\n*Why:* "
                  + _escape(rec.reasons[0] if rec.reasons else "-")),
     ]
     if rec.decision is Decision.INVESTIGATE and rec.next_questions:
@@ -94,7 +101,7 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
             f"`{_escape(s.change.id)}`" for s in rec.also_affected)))
     blocks.append({"type": "divider"})
     for s in ranking.suspects[:limit]:
-        title, after, when = slack_suspect_parts(s, inc.started_at)
+        title, after, when = slack_suspect_parts(s, inc.started_at, POSTED)
         blocks.append(_section(
             f"*{s.rank}. {title}* {s.probability:.0%} `{_escape(s.change.id)}`{after}\n"
             f"{when}\n_{_escape(_why(s)) or '-'}_"))
@@ -107,13 +114,19 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
     return blocks
 
 
+def block_kit(advice: Advice, limit: int) -> dict[str, Any]:
+    """What the service posts: blocks, and the escaped mrkdwn ``text`` that notifications and
+    old clients show (never the paste form: its bare ``<>&`` would be read as markup)."""
+    return {"text": advice_slack(advice, limit, POSTED), "blocks": blocks_for(advice, limit)}
+
+
 def post_to_webhook(settings: Settings, advice: Advice, limit: int) -> None:
     """Post the suspect list to the configured incoming webhook (never logs its URL)."""
     url = settings.server.slack_webhook_url
     if not url:
         raise InvalidInput("notify_slack", True, "false: this server has no "
                            "server.slack_webhook_url to post to")
-    payload = {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    payload = block_kit(advice, limit)
     try:
         response = requests.post(url, json=payload, timeout=5)
     except requests.RequestException as exc:
@@ -150,5 +163,4 @@ def command() -> Any:
     except AdvisorError as exc:
         # Slack shows only 200 answers to the user: errors go back as an ephemeral message.
         return _ephemeral(f":warning: {exc.message}")
-    return {"response_type": "in_channel", "text": advice_slack(advice, limit),
-            "blocks": blocks_for(advice, limit)}
+    return {"response_type": "in_channel", **block_kit(advice, limit)}

@@ -113,7 +113,11 @@ def test_suspects_every_format(run, loaded) -> None:
     assert data["suspects"][0]["change"]["id"] == "d-payment-142"
     assert data["suspects"][0]["reasons"][2]["text"].startswith("2 hops")
     slack = run(*args, "--format", "slack").output
-    assert "d-payment-142" in slack and "<!date^" in slack
+    assert "d-payment-142" in slack and "14:05 UTC" in slack
+    # pasted into the message box: only what the composer renders (issue #10 item 12)
+    assert "-> paymentservice" in slack
+    for markup in ("<", "&gt;", "&lt;", "&amp;"):
+        assert markup not in slack
 
 
 def test_recommend_every_format(run, loaded) -> None:
