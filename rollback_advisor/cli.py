@@ -28,7 +28,7 @@ from .evaluate import evaluate
 from .graph_import import load_graph_file
 from .incident_input import scope_from_texts, symptoms_from_texts
 from .models import Change, Incident, change_from_dict, dumps
-from .render import advice_json, advice_slack, advice_text, changes_text, suspects_text
+from .render import advice_json, advice_slack, advice_text, changes_text, suspects_report
 from .store import Store, open_store
 from .timeutil import format_utc, parse_duration, parse_when, utc_now
 
@@ -341,7 +341,7 @@ def suspects_cmd(ask: _Ask, limit: int | None, fmt: str) -> None:
     elif fmt == "slack":
         click.echo(advice_slack(advice, n))
     else:
-        click.echo(suspects_text(advice, n))
+        click.echo(suspects_report(advice, n))
 
 
 @cli.command("recommend")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .advisor import Advice
-from .models import Change, Decision, Incident, Suspect, dumps
+from .models import Change, Decision, Incident, Suspect, dumps, scope_text
 from .timeutil import format_utc, humanize
 
 _HEADLINE = {Decision.ROLLBACK: "ROLL BACK", Decision.FORWARD_FIX: "FIX FORWARD",
@@ -40,13 +40,34 @@ def _when(change: Change, onset: datetime) -> str:
 
 
 def _why(suspect: Suspect) -> str:
-    return "; ".join(r.text for r in suspect.reasons if r.factor in ("graph", "risk"))
+    """Every reason the engine gave, in its order, but the time: the "when" line states it."""
+    return "; ".join(r.text for r in suspect.reasons if r.factor != "time")
+
+
+def symptom_whens(incident: Incident) -> list[tuple[str, str]]:
+    """Each other failing node with its onset said against the incident's own."""
+    out = []
+    for s in incident.symptoms:
+        delta = s.started_at - incident.started_at
+        if delta:
+            side = "after" if delta.total_seconds() > 0 else "before"
+            out.append((s.node, f"since {format_utc(s.started_at)}, {humanize(delta)} {side} "
+                                "onset"))
+        else:
+            out.append((s.node, "since onset"))
+    return out
 
 
 def incident_text(incident: Incident) -> list[str]:
-    """The incident header of the terminal form."""
-    return [f"incident: {incident.target} since {format_utc(incident.started_at)} "
-            f"({incident.environment})"]
+    """The incident header of the terminal form: target, onset, symptoms, scope."""
+    lines = [f"incident: {incident.target} since {format_utc(incident.started_at)} "
+             f"({incident.environment})"]
+    if incident.symptoms:
+        lines.append("also failing: " + "; ".join(f"{node} {when}"
+                                                  for node, when in symptom_whens(incident)))
+    if incident.scope:
+        lines.append(f"failing in: {scope_text(incident.scope)}")
+    return lines
 
 
 def advice_text(advice: Advice, max_suspects: int = 5) -> str:
@@ -64,6 +85,12 @@ def advice_text(advice: Advice, max_suspects: int = 5) -> str:
     if ranking.warnings:
         lines += ["", "warnings:"] + [f"  ! {w}" for w in ranking.warnings]
     return "\n".join(lines)
+
+
+def suspects_report(advice: Advice, max_suspects: int = 5) -> str:
+    """The terminal form of the suspect list: the incident header, then the suspects."""
+    return "\n".join([*incident_text(advice.ranking.incident), "",
+                      suspects_text(advice, max_suspects)])
 
 
 def suspects_text(advice: Advice, max_suspects: int = 5) -> str:
@@ -149,10 +176,16 @@ def advice_slack(advice: Advice, max_suspects: int = 5,
 
 
 def slack_incident_lines(incident: Incident, dialect: SlackDialect) -> list[str]:
-    """The incident header in mrkdwn: target and onset."""
+    """The incident header in mrkdwn: target and onset, other failing nodes, scope."""
     d = dialect
-    return [f"*Incident:* {d.code(incident.target)} since {d.time(incident.started_at)} "
-            f"({d.text(incident.environment)})"]
+    lines = [f"*Incident:* {d.code(incident.target)} since {d.time(incident.started_at)} "
+             f"({d.text(incident.environment)})"]
+    if incident.symptoms:
+        lines.append("*Also failing:* " + "; ".join(
+            f"{d.code(node)} {d.text(when)}" for node, when in symptom_whens(incident)))
+    if incident.scope:
+        lines.append(f"*Failing in:* {d.text(scope_text(incident.scope))}")
+    return lines
 
 
 def slack_suspect_parts(suspect: Suspect, onset: datetime,

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..errors import InvalidInput
 from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
 from ..models import Incident, Ranking, scope_from_dict
-from ..render import advice_slack, suspects_text
+from ..render import advice_slack, suspects_report
 from ..store.service_tables import HOOK_SOURCES
 from ..timeutil import parse_duration, parse_when, utc_now
 from .app import services
@@ -140,7 +140,7 @@ def suspects() -> Any:
     if fmt == "slack":
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
-        return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
+        return Response(suspects_report(advice, limit) + "\n", mimetype="text/plain")
     return _ranking_dict(advice.ranking, limit)
 
 

@@ -107,8 +107,11 @@ def test_changes_filters_and_formats(run, loaded) -> None:
 def test_suspects_every_format(run, loaded) -> None:
     """`suspects` ranks the culprit first in text, JSON and Slack forms."""
     args = ("suspects", "frontend:POST /cart/checkout", "--at", "2026-11-20T14:05:00Z")
-    text = run(*args).output
-    assert text.splitlines()[1].split()[2] == "d-payment-142"
+    text = run(*args).output.splitlines()
+    assert text[0] == ("incident: frontend:POST /cart/checkout since 2026-11-20T14:05:00Z "
+                       "(production)")
+    first = text.index(next(line for line in text if line.startswith("suspects"))) + 1
+    assert text[first].split()[2] == "d-payment-142"
     data = json.loads(run(*args, "--format", "json").output)
     assert data["suspects"][0]["change"]["id"] == "d-payment-142"
     assert data["suspects"][0]["reasons"][2]["text"].startswith("2 hops")
@@ -208,6 +211,23 @@ def test_symptoms_and_scope_make_the_incident(run, loaded) -> None:
     plain = json.loads(run("suspects", "frontend:POST /cart/checkout", "--at",
                            "2026-11-20T14:05:00Z", "--format", "json").output)
     assert "symptoms" not in plain["incident"] and "scope" not in plain["incident"]
+
+
+def test_symptoms_and_scope_in_text_and_slack_headers(run, loaded) -> None:
+    """The text and Slack headers show each symptom's onset against the incident's, and the
+    scope."""
+    args = ("suspects", "frontend:POST /cart/checkout", "--at", "2026-11-20T14:05:00Z",
+            *SYMPTOMS)
+    text = run(*args).output
+    assert ("also failing: checkoutservice since 2026-11-20T14:03:00Z, 2 min before onset; "
+            "cartservice since onset") in text
+    assert "failing in: cell 7; region eu-west-1, us-east-1" in text
+    recommend = run("recommend", *args[1:]).output
+    assert "also failing: checkoutservice" in recommend.splitlines()[2]
+    slack = run("recommend", *args[1:], "--format", "slack").output
+    assert "*Also failing:* `checkoutservice` since 2026-11-20T14:03:00Z, 2 min before onset" \
+        in slack
+    assert "*Failing in:* cell 7; region eu-west-1, us-east-1" in slack
 
 
 def test_symptom_times_take_the_forms_of_at(run, loaded) -> None:

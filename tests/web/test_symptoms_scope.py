@@ -86,3 +86,21 @@ def test_suspects_query_rejects_bad_words(client, auth, params, field, value):
     err = assert_canonical_error(client.get(query(target="checkout", at=ONSET, **params),
                                             headers=auth), 400, "InvalidInput")
     assert err["details"]["field"] == field and repr(value) in err["message"]
+
+
+def test_every_format_shows_symptoms_and_scope(client, auth):
+    """text, paste-ready Slack and Block Kit headers carry the symptoms and the scope."""
+    params = {"target": "checkout", "at": ONSET, "symptom": "payment@2026-11-20T14:03:00Z",
+              "scope": "region=us-east-1"}
+    text = client.get(query(**params, format="text"), headers=auth).get_data(as_text=True)
+    assert text.splitlines()[:3] == [
+        f"incident: checkout since {ONSET} (production)",
+        "also failing: payment since 2026-11-20T14:03:00Z, 2 min before onset",
+        "failing in: region us-east-1"]
+    slack = client.get(query(**params, format="slack"), headers=auth).get_data(as_text=True)
+    assert "*Also failing:* `payment` since 2026-11-20T14:03:00Z, 2 min before onset" in slack
+    assert "*Failing in:* region us-east-1" in slack
+    blocks = client.get(query(**params).replace("suspects", "suspects/blocks"),
+                        headers=auth).get_json()["blocks"]
+    assert "*Also failing:* `payment`" in blocks[1]["text"]["text"]
+    assert "*Failing in:* region us-east-1" in blocks[1]["text"]["text"]
