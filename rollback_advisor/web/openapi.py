@@ -202,7 +202,8 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
                 "404": _error("No such active hook.")}}},
         "/slack/commands": {"post": {
-            "summary": "Slack slash command /rollback-advisor <target> [time] (signed).",
+            "summary": "Slack slash command /rollback-advisor <target> [time] "
+                       "[symptom=NODE[@TIME]] [scope=LABEL=VALUE] [window=] [env=] (signed).",
             "security": [],
             "requestBody": {"required": True, "content": {
                 "application/x-www-form-urlencoded": {"schema": {
