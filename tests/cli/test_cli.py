@@ -262,3 +262,16 @@ def test_bad_symptom_or_scope_is_one_line(run, loaded, command, extra, message) 
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_import_keeps_scope_and_changes_shows_it(run, loaded) -> None:
+    """A change's scope in an imported line is stored and shown by `changes --format json`."""
+    line = json.dumps({"id": "d-cart-5", "kind": "deploy", "service": "cartservice",
+                       "at": "2026-11-20T14:00:00Z",
+                       "scope": {"region": ["us-east-1"], "cell": ["7", "3"]}})
+    assert run("import", "-", input=line + "\n").exit_code == 0
+    shown = json.loads(run("changes", "--service", "cartservice", "--format", "json").output)
+    assert shown == [{"id": "d-cart-5", "kind": "deploy", "service": "cartservice",
+                      "environment": "production", "at": "2026-11-20T14:00:00Z",
+                      "status": "succeeded",
+                      "scope": {"cell": ["3", "7"], "region": ["us-east-1"]}}]
