@@ -390,6 +390,14 @@ def eval_cmd(paths: tuple[str, ...], fmt: str) -> None:
                f"   decision accuracy {result['decision_accuracy']:.3f}")
     for name, m in result["baselines"].items():
         click.echo(f"{'baseline ' + name:<24} {m['top1']:.3f}  {m['top3']:.3f}  {m['mrr']:.3f}")
+    no_change = [r for r in result["per_case"] if r["culprit"] is None]
+    rollbacks = sum(r["decision"] == "rollback" for r in no_change)
+    click.echo(f"rollbacks in no-change incidents: {rollbacks} of {len(no_change)}")
+    click.echo(f"Brier score of the top suspect: {result['brier']:.4f}   "
+               "(reliability: predicted -> observed)")
+    for row in result["reliability"]:
+        click.echo(f"  {row['bin']}: {row['cases']:>3} cases  {row['predicted']:.2f} -> "
+                   f"{row['observed']:.2f}")
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -26,9 +26,10 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from .evidence import Evidence, failing_services
 from .graph import DependencyGraph, Reach
 from .models import (
     GLOBAL,
@@ -81,6 +82,9 @@ class EngineSettings:
     wide_threshold: int = 3
     max_listed: int = 25
     rollout_end_weight: float = 0.5
+    symptom_leak: float = 0.1
+    scope_disjoint: float = 0.02
+    scope_match: float = 3.0
 
 
 class Candidate(NamedTuple):
@@ -145,27 +149,31 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     """
     settings = settings or EngineSettings()
     target = graph.resolve(incident.target)
-    onset = incident.started_at
-    onset_s = onset.timestamp()
-    earliest = onset_s - settings.window.total_seconds()
-    latest = onset_s + settings.list_after_onset.total_seconds()
     reach = graph.reach_from(target)
+    evidence = Evidence(graph, incident, target, reach, settings,
+                        lambda hops: hop_weight(hops, settings))
+    admits = CandidateFilter(evidence.earliest, evidence.failing_services, incident,
+                             settings).admits
     callers = graph.dependants_of(target)
     scored: list[tuple[tuple[object, ...], Candidate, float]] = []
-    warnings: list[str] = []
+    warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
+                "the changes apart" for name in evidence.unknown_symptoms]
     live_total = 0.0
     model = _TimeModel(settings)
     prior = {k: settings.kind_prior.get(k, 1.0) for k in ChangeKind}
     fits = _Fits(graph, reach, callers, settings)
     for c in candidates:
-        if c.environment != incident.environment or c.at < earliest or c.start > latest:
+        if not admits(c):
             continue
-        time_weight, after_onset = model.weight(c, onset_s)
         fit = fits.of(c.services)
+        cause = evidence.common_cause(c.services, fit.hops)
+        time_weight, after_onset = model.weight(c, cause.onset)
         if fit.unknown:
             warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
-        score = prior[c.kind] * time_weight * fit.weight
+        score = prior[c.kind] * time_weight * fit.weight * cause.factor
+        if c.scope is not None:
+            score *= evidence.scope_of(c.scope)[0]
         for factor, _ in _risk_factors(c, settings):
             score *= factor
         if not after_onset:
@@ -177,7 +185,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     after = [item for item in scored if item[0][0]]  # by score too: on-path ones first
     listed = live[: settings.max_listed] + after[: settings.max_listed]
     changes = fetch([c.id for _, c, _ in listed])
-    denominator = settings.no_change_score + live_total
+    no_change = settings.no_change_score * evidence.no_change_factor
+    denominator = no_change + live_total
     suspects = []
     for i, ((after_onset, *_), c, score) in enumerate(listed):
         change = changes[c.id]
@@ -186,12 +195,39 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
             change=change, rank=i + 1, score=score,
             probability=0.0 if after_onset else score / denominator, hops=fit.hops,
             path=fit.path, after_onset=after_onset, unknown_service=bool(fit.unknown),
-            reasons=_reasons(change, c, fit, graph, target, onset, model)))
+            reasons=_reasons(change, c, fit, graph, target, model, evidence)))
     return Ranking(incident=incident, suspects=tuple(suspects),
-                   no_change_probability=settings.no_change_score / denominator,
+                   no_change_probability=no_change / denominator,
                    window=settings.window, warnings=tuple(warnings), candidates=len(scored),
                    unlisted_probability=sum(score for _, _, score in live[settings.max_listed:])
-                   / denominator)
+                   / denominator, no_change_reason=evidence.no_change_text)
+
+
+def candidate_filter(graph: DependencyGraph, incident: Incident,
+                     settings: EngineSettings) -> CandidateFilter:
+    """The engine's candidate filter for an incident, for rankers that compare against it."""
+    return CandidateFilter(incident.earliest_onset.timestamp(),
+                           failing_services(graph, incident), incident, settings)
+
+
+class CandidateFilter:
+    """Which changes are candidates: the incident's environment, from ``window`` before the
+    earliest onset to ``list_after_onset`` after the target's, and, whatever their age up to
+    ``tail_max``, changes to the failing nodes themselves (a downsized database weeks ago)."""
+
+    def __init__(self, earliest: float, failing: frozenset[str], incident: Incident,
+                 settings: EngineSettings) -> None:
+        self.environment = incident.environment
+        self.start = earliest - settings.window.total_seconds()
+        self.history_start = earliest - settings.tail_max.total_seconds()
+        self.end = incident.started_at.timestamp() + settings.list_after_onset.total_seconds()
+        self.failing = failing
+
+    def admits(self, c: Candidate) -> bool:
+        if c.environment != self.environment or c.start > self.end:
+            return False
+        return c.at >= self.start or (c.at >= self.history_start
+                                      and not self.failing.isdisjoint(c.services))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +242,24 @@ class _GraphFit:
 
 
 def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGraph, target: str,
-             onset: datetime, model: _TimeModel) -> tuple[Reason, ...]:
+             model: _TimeModel, evidence: Evidence) -> tuple[Reason, ...]:
     """Each factor of the score in words, with the figure behind it."""
     settings = model.settings
     prior = settings.kind_prior.get(change.kind, 1.0)
-    time_weight, _ = model.weight(c, onset.timestamp())
+    cause = evidence.common_cause(c.services, fit.hops)
+    onset = datetime.fromtimestamp(cause.onset, UTC)
+    time_weight, _ = model.weight(c, cause.onset)
     reasons = [Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
                       prior),
-               Reason("time", _time_text(change, onset, model), time_weight),
+               Reason("time", _time_text(change, onset, model) + evidence.onset_text(cause),
+                      time_weight),
                Reason("graph", _graph_text(fit, change, graph, target), fit.weight)]
+    if evidence.known:
+        reasons.append(Reason("common_cause", evidence.cause_text(cause), cause.factor))
+    if evidence.scope is not None:
+        factor, text = evidence.scope_of(c.scope)
+        reasons.append(Reason("scope", text or "where it took effect is not recorded: counted "
+                              "as everywhere", factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
     return tuple(reasons)

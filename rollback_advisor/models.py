@@ -347,6 +347,7 @@ class Ranking:
     warnings: tuple[str, ...] = ()
     candidates: int = 0  # every change considered; suspects lists the best of them
     unlisted_probability: float = 0.0  # what the candidates not listed hold together
+    no_change_reason: str = ""  # how the symptoms bear on "no change", when there are some
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -355,6 +356,7 @@ class Ranking:
             "candidates": self.candidates,
             "no_change_probability": round(self.no_change_probability, 4),
             "unlisted_probability": round(self.unlisted_probability, 4),
+            **({"no_change_reason": self.no_change_reason} if self.no_change_reason else {}),
             "suspects": [s.to_dict() for s in self.suspects],
             "warnings": list(self.warnings),
         }

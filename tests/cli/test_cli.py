@@ -186,12 +186,15 @@ def test_eval_json_and_text(run) -> None:
     result = run("eval", str(CASE.parent), "--format", "json")
     data = json.loads(result.output)
     assert set(data) == {"cases", "top1", "top3", "mrr", "decision_accuracy", "per_case",
-                         "baselines"}
+                         "baselines", "brier", "reliability"}
+    assert 0 <= data["brier"] <= 1
+    assert sum(row["cases"] for row in data["reliability"]) == data["cases"]
     assert set(data["baselines"]) == {"recency", "same_service"}
     assert set(data["per_case"][0]) == {"name", "culprit", "rank", "decision",
                                         "expected_decision", "confidence", "ranking"}
     text = run("eval", str(CASE)).output
     assert "baseline recency" in text and "online-boutique-payment-deploy" in text
+    assert "Brier score of the top suspect" in text
 
 
 SYMPTOMS = ("--symptom", "checkoutservice@2026-11-20T14:03:00Z", "--symptom", "cartservice",
