@@ -96,11 +96,13 @@ def suspects_report(advice: Advice, max_suspects: int = 5) -> str:
 def suspects_text(advice: Advice, max_suspects: int = 5) -> str:
     ranking = advice.ranking
     shown = ranking.suspects[:max_suspects]
+    because = [f"     no change: {ranking.no_change_reason}"] if ranking.no_change_reason else []
     if not shown:
-        return (f"no changes in the {humanize(ranking.window)} before onset "
-                f"(no-change hypothesis {ranking.no_change_probability:.0%})")
+        return "\n".join([f"no changes in the {humanize(ranking.window)} before onset "
+                          f"(no-change hypothesis {ranking.no_change_probability:.0%})",
+                          *because])
     lines = [f"suspects (no-change hypothesis {ranking.no_change_probability:.0%}; "
-             f"{ranking.candidates} candidates):"]
+             f"{ranking.candidates} candidates):", *because]
     for s in shown:
         c = s.change
         mark = "  [after onset]" if s.after_onset else ""
@@ -165,6 +167,8 @@ def advice_slack(advice: Advice, max_suspects: int = 5,
     for q in rec.next_questions[:4]:
         lines.append(f"• {d.text(q)}")
     lines.append(f"*Top suspects* (no change: {ranking.no_change_probability:.0%})")
+    if ranking.no_change_reason:
+        lines.append(f"      _no change: {d.text(ranking.no_change_reason)}_")
     for s in ranking.suspects[:max_suspects]:
         title, after, when = slack_suspect_parts(s, inc.started_at, d)
         lines.append(f"{s.rank}. *{title}* {s.probability:.0%} {d.code(s.change.id)}{after}")

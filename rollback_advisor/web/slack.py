@@ -174,7 +174,9 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
     blocks.append({"type": "context", "elements": [{
         "type": "mrkdwn",
         "text": f"no-change hypothesis {ranking.no_change_probability:.0%} · "
-                f"{len(ranking.suspects)} candidates"}]})
+                f"{len(ranking.suspects)} candidates"
+                + (f" · {_escape(ranking.no_change_reason)}" if ranking.no_change_reason
+                   else "")}]})
     return blocks
 
 

@@ -70,3 +70,18 @@ def test_no_symptoms_no_scope_no_extra_lines(chain, incident):
     advice = _advice(chain, incident)
     assert "also failing" not in advice_text(advice)
     assert "Failing in" not in advice_slack(advice)
+
+
+def test_the_no_change_reason_is_shown_beside_its_probability(chain, incident):
+    """The engine says how the symptoms bear on "no change" (``no_change_reason``): the suspect
+    list shows it next to that hypothesis's probability, in every form."""
+    advice = _advice(chain, incident)
+    reason = "all 3 failing nodes depend on consul <dc1>, unchanged in the window"
+    advice = replace(advice, ranking=replace(advice.ranking, no_change_reason=reason))
+    report = suspects_report(advice).splitlines()
+    assert report[report.index(next(x for x in report if x.startswith("suspects"))) + 1] == \
+        f"     no change: {reason}"
+    assert f"_no change: {reason}_" in advice_slack(advice)
+    assert "consul &lt;dc1&gt;, unchanged" in advice_slack(advice, dialect=POSTED)
+    empty = replace(advice, ranking=replace(advice.ranking, suspects=()))
+    assert reason in suspects_report(empty)

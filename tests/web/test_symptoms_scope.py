@@ -104,3 +104,15 @@ def test_every_format_shows_symptoms_and_scope(client, auth):
                         headers=auth).get_json()["blocks"]
     assert "*Also failing:* `payment`" in blocks[1]["text"]["text"]
     assert "*Failing in:* region us-east-1" in blocks[1]["text"]["text"]
+
+
+def test_block_kit_context_carries_the_no_change_reason(client, auth):
+    """With symptoms the engine says how they bear on "no change"; the blocks show it."""
+    params = {"target": "checkout", "at": ONSET, "symptom": ["payment", "orders-db"]}
+    reason = client.get(query(**params), headers=auth).get_json()["no_change_reason"]
+    assert reason
+    blocks = client.get(query(**params).replace("suspects", "suspects/blocks"),
+                        headers=auth).get_json()["blocks"]
+    context = blocks[-1]["elements"][0]["text"]
+    assert context.startswith("no-change hypothesis") and context.endswith(
+        reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
