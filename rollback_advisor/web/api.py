@@ -11,22 +11,25 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, request
+from werkzeug.datastructures import MultiDict
 
 from ..advisor import Advice
 from ..config import Settings
 from ..errors import InvalidInput
-from ..models import Incident, Ranking
-from ..render import advice_slack, suspects_text
+from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
+from ..models import Incident, Ranking, scope_from_dict
+from ..render import advice_slack, suspects_report
 from ..store.service_tables import HOOK_SOURCES
 from ..timeutil import parse_duration, parse_when, utc_now
 from .app import services
 from .auth import require
 from .credentials import register_hook
-from .slack import blocks_for, post_to_webhook
+from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack"}
+_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack",
+                     "symptoms", "scope"}
 
 
 def json_body() -> Mapping[str, Any]:
@@ -73,12 +76,23 @@ def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
 
 
 def advise(data: Mapping[str, Any]) -> Advice:
-    """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
+    """Parse ``target``, ``at``, ``environment``, ``window``, the symptoms and the scope, and
+    ask the advisor. A JSON body has ``symptoms`` (``[{node, started_at?}]``) and ``scope``
+    (label -> list of strings); a query string (a MultiDict) repeats ``symptom=NODE[@TIME]``
+    and ``scope=LABEL=VALUE``, the words of the CLI options."""
     svc = services()
     settings: Settings = svc.settings
     target = _text(data, "target", required=True)
     assert target is not None
-    at = parse_when(_text(data, "at") or "now", utc_now(), "at")
+    now = utc_now()
+    at = parse_when(_text(data, "at") or "now", now, "at")
+    if isinstance(data, MultiDict):
+        symptoms = symptoms_from_texts(data.getlist("symptom"), onset=at, now=now,
+                                       field="symptom")
+        scope = scope_from_texts(data.getlist("scope"), "scope")
+    else:
+        symptoms = symptoms_from_body(data.get("symptoms"), onset=at, now=now)
+        scope = scope_from_dict(data.get("scope"), "scope")
     environment = _text(data, "environment") or settings.environment
     advisor = svc.advisor()
     window = _text(data, "window")
@@ -89,7 +103,8 @@ def advise(data: Mapping[str, Any]) -> Advice:
         fresh = Advisor(svc.store, replace(settings, engine=engine))
         fresh._graph = advisor.graph()  # same graph, other window: no rebuild
         advisor = fresh
-    return advisor.advise(Incident(target=target, started_at=at, environment=environment))
+    return advisor.advise(Incident(target=target, started_at=at, environment=environment,
+                                   symptoms=symptoms, scope=scope))
 
 
 @bp.post("/recommendations")
@@ -125,7 +140,7 @@ def suspects() -> Any:
     if fmt == "slack":
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
-        return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
+        return Response(suspects_report(advice, limit) + "\n", mimetype="text/plain")
     return _ranking_dict(advice.ranking, limit)
 
 
@@ -135,7 +150,7 @@ def suspects_blocks() -> Any:
     """Block Kit form of the suspect list (what the slash command answers)."""
     limit = _int(request.args, "limit", services().settings.output.max_suspects, 1, 50)
     advice = advise(request.args)
-    return {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    return block_kit(advice, limit)
 
 
 @bp.get("/changes")
