@@ -40,8 +40,9 @@ def _when(change: Change, onset: datetime) -> str:
 
 
 def _why(suspect: Suspect) -> str:
-    """Every reason the engine gave, in its order, but the time: the "when" line states it."""
-    return "; ".join(r.text for r in suspect.reasons if r.factor != "time")
+    """Every reason the engine gave, in its order, but the time (the "when" line states it) and
+    the base risk of the kind (the title names the kind)."""
+    return "; ".join(r.text for r in suspect.reasons if r.factor not in ("time", "prior"))
 
 
 def symptom_whens(incident: Incident) -> list[tuple[str, str]]:
