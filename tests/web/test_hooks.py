@@ -282,3 +282,27 @@ def test_metrics_count_ingestion_and_rejections(client, make_hook):
     assert 'rollback_advisor_ingested_events_total{source="generic"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="signature"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="malformed"} 1.0' in text
+
+
+def test_github_delivery_maps_the_repository_by_the_graphs_repo_annotation(app, client,
+                                                                            make_hook):
+    """Issue #10 item 9: a hook delivery names the node the graph's ``repo:`` annotation gives,
+    as ``sync`` does (it used to keep the repository name, ``Hello-World``)."""
+    graph = json.loads(json.dumps(GRAPH_WITH_REPO))
+    with app.app_context():
+        services().store.save_graph(graph)
+    hook = make_hook("github")
+    body = (Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+            "github-webhooks-octokit" / "deployment" / "payload.json").read_bytes()
+    r = client.post(f"/hooks/{hook['id']}", data=body,
+                    headers=github_headers(body, hook["secret"], "deployment", "repo-1"))
+    assert r.status_code == 201, r.get_json()
+    (change_id,) = r.get_json()["changes"]
+    with app.app_context():
+        assert services().store.get_change(change_id).services == ("checkout",)
+
+
+GRAPH_WITH_REPO = {"services": {
+    "checkout": {"depends_on": ["payment"], "repo": "github:codertocat/hello-world"},
+    "payment": {},
+}}

@@ -61,15 +61,15 @@ def test_deployment_statuses(status: str, expected: ChangeStatus) -> None:
     (change,) = gl("Deployment Hook", payload).changes
     assert change.status is expected
     assert change.id == "gitlab:root/test-deployment-webhooks:deployment:15"
-    assert change.details["gitlab_status"] == status
+    assert change.details["state"] == status
     if status == "running":
         assert change.started_at == change.at
 
 
 def test_unknown_deployment_status_is_ignored() -> None:
     payload = fixture_json(DEPLOYMENT)
-    payload["status"] = "blocked"
-    assert "blocked" in (gl("Deployment Hook", payload).ignored or "")
+    payload["status"] = "skipped"
+    assert "skipped" in (gl("Deployment Hook", payload).ignored or "")
 
 
 def test_environment_filter() -> None:
@@ -146,12 +146,12 @@ def test_pipeline_without_deploy_jobs_is_ignored() -> None:
 def test_release_create_is_a_deploy_of_the_tag() -> None:
     """'2021-02-25 21:23:34 UTC' is parsed as UTC."""
     (change,) = gl("Release Hook", fixture(RELEASE)).changes
-    assert change.id == "gitlab:exm-namespace/example-project:release:8273642"
+    assert change.id == "gitlab:exm-namespace/example-project:release:1.0.0"  # as sync's
     assert change.kind is ChangeKind.DEPLOY
     assert change.version == "1.0.0"
     assert change.at == datetime(2021, 2, 25, 21, 23, 34, tzinfo=UTC)
-    assert change.details["release"] is True
-    assert change.details["sha"] == "2626dbdb936782b5c54816b1c6d45b1279303c6d"
+    assert change.details["release"] == {"tag": "1.0.0", "name": "1.0.0",
+                                         "commit": "2626dbdb936782b5c54816b1c6d45b1279303c6d"}
 
 
 def test_release_update_is_ignored() -> None:
