@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInput
@@ -54,23 +54,20 @@ class EnvironmentRule:
         return environment, scope_from_dict(labels) if labels else None
 
 
-@dataclass(frozen=True)
-class EnvironmentRules:
-    """The ordered rules; empty (the default) maps every name to itself, without scope."""
+class EnvironmentRules(tuple[EnvironmentRule, ...]):
+    """The ordered rules (a tuple: immutable, one setting value rather than a section);
+    empty, the default, maps every name to itself without scope."""
 
-    rules: tuple[EnvironmentRule, ...] = field(default=())
+    __slots__ = ()
 
     def apply(self, name: str) -> tuple[str, Scope | None]:
         """(environment, scope) for a vendor's environment name: the first matching rule's,
         else the name itself and no scope."""
-        for rule in self.rules:
+        for rule in self:
             found = rule.apply(name)
             if found is not None:
                 return found
         return name, None
-
-    def __bool__(self) -> bool:
-        return bool(self.rules)
 
 
 def environment_rules(value: Any, key: str = "environment_map") -> EnvironmentRules:
@@ -80,7 +77,7 @@ def environment_rules(value: Any, key: str = "environment_map") -> EnvironmentRu
     if not isinstance(value, list):
         raise InvalidInput(key, value, 'a list of rules such as {match: "production/'
                            '(?P<region>[a-z0-9-]+)", environment: production}')
-    return EnvironmentRules(tuple(_rule(item, f"{key}[{i}]") for i, item in enumerate(value)))
+    return EnvironmentRules(_rule(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
 def _rule(raw: Any, key: str) -> EnvironmentRule:

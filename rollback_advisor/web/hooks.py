@@ -51,7 +51,8 @@ def deliver(hook_id: str) -> Any:
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
     context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                          environment=hook.environment, repo_map=_repo_map(svc, hook.source))
+                          environment=hook.environment, repo_map=_repo_map(svc, hook.source),
+                          environments=svc.settings.environment_map)
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:

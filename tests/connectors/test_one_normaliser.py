@@ -21,6 +21,7 @@ from connectors import ConnectorContext
 from connectors.github import GitHubConnector
 from connectors.gitlab import GitLabConnector
 from connectors.hooks import HookContext, parser_for
+from rollback_advisor.environments import environment_rules
 from rollback_advisor.models import Change
 
 from .hooks.helpers import fixture_json
@@ -168,3 +169,49 @@ def test_gitlab_deployment_by_hook_and_by_sync(mock: responses.RequestsMock) -> 
     assert dataclasses.replace(synced, started_at=None, details=hooked.details) == hooked
     assert synced.id == "gitlab:root/test-deployment-webhooks:deployment:15"
     assert synced.services == ("deploy-svc",) and synced.version == sha
+
+
+# -- environment_map: the one normaliser applies it, so both paths agree on scope ------------
+
+RULES = environment_rules([{"match": "production/(?P<region>[a-z0-9-]+)",
+                            "environment": "production"}])
+
+
+def test_environment_map_gives_the_same_environment_and_scope_by_hook_and_by_sync(
+        mock: responses.RequestsMock) -> None:
+    """Issue #7: a GitHub environment ``production/us-east-1`` becomes environment production
+    with scope region us-east-1, from the delivery and from sync alike; sync still selects
+    deployments by the vendor's name."""
+    body = fixture_json("github-webhooks-octokit/deployment_status/payload.json")
+    for obj in (body["deployment"], body["deployment_status"]):
+        obj["environment"] = "production/us-east-1"
+    context = HookContext(hook_id="hk_1", source="github", repo_map=GRAPH, environments=RULES)
+    (hooked,) = parser_for("github").parse({"X-GitHub-Event": "deployment_status"},
+                                           json.dumps(body).encode(), context).changes
+    mock.get(re.compile(rf"{GITHUB}(:443)?/repos/Codertocat/Hello-World/deployments\?.*"),
+             json=[body["deployment"]])
+    mock.get(re.compile(rf"{GITHUB}(:443)?/repos/Codertocat/Hello-World/deployments/"
+                        r"145988746/statuses.*"), json=[body["deployment_status"]])
+    raw = {"base_url": GITHUB, "repos": ["Codertocat/Hello-World"],
+           "environments": ["production/us-east-1"]}
+    ctx = dataclasses.replace(at(2019, 5, 16), environments=RULES)
+    (synced,) = sync_changes(GitHubConnector.from_config(raw, ctx, name="github"))
+    assert synced.environment == hooked.environment == "production"
+    assert synced.scope == hooked.scope == {"region": ("us-east-1",)}
+    assert synced.details["environment_name"] == "production/us-east-1"
+    assert synced == dataclasses.replace(hooked, details={
+        k: v for k, v in hooked.details.items() if k != "hook_id"})
+
+
+def test_gitlab_environment_map_by_hook() -> None:
+    """The Deployment Hook's environment goes through the same rules."""
+    body = fixture_json("gitlab-webhooks-go-gitlab/deployment.json")
+    body["environment"] = "production/eu-west-1"
+    context = HookContext(hook_id="hk_1", source="gitlab", environments=RULES)
+    (change,) = parser_for("gitlab").parse({"X-Gitlab-Event": "Deployment Hook"},
+                                           json.dumps(body).encode(), context).changes
+    assert (change.environment, change.scope) == ("production", {"region": ("eu-west-1",)})
+    unmapped = HookContext(hook_id="hk_1", source="gitlab")  # the default: no rule
+    (plain,) = parser_for("gitlab").parse({"X-Gitlab-Event": "Deployment Hook"},
+                                          json.dumps(body).encode(), unmapped).changes
+    assert (plain.environment, plain.scope) == ("production/eu-west-1", None)

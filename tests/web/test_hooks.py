@@ -306,3 +306,53 @@ GRAPH_WITH_REPO = {"services": {
     "checkout": {"depends_on": ["payment"], "repo": "github:codertocat/hello-world"},
     "payment": {},
 }}
+
+
+def test_canonical_event_with_scope_is_stored_with_it(app, client, make_hook):
+    """Issue #7: a canonical (generic) hook event's ``scope`` is kept, values sorted."""
+    hook = make_hook()
+    event = {**EVENT, "id": "ci:checkout:43", "scope": {"region": ["us-east-1", "eu-west-1"],
+                                                       "cell": "7"}}
+    r = post_generic(client, hook, event)
+    assert r.status_code == 201, r.get_json()
+    with app.app_context():
+        change = services().store.get_change("ci:checkout:43")
+    assert change.scope == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
+    bad = post_generic(client, hook, {**event, "id": "ci:checkout:44", "scope": {"region": 1}})
+    assert_canonical_error(bad, 400)
+    assert "scope.region" in bad.get_json()["error"]["message"]
+
+
+def test_environment_map_applies_to_github_deliveries(tmp_path):
+    """Issue #7: the service's ``environment_map`` turns a GitHub environment
+    ``production/us-east-1`` into environment production with scope region us-east-1."""
+    from dataclasses import replace
+
+    from rollback_advisor.environments import environment_rules
+    from rollback_advisor.web import create_app
+    from rollback_advisor.web.credentials import register_hook
+
+    from .conftest import make_settings
+
+    settings = replace(make_settings(tmp_path), environment_map=environment_rules(
+        [{"match": "production/(?P<region>[a-z0-9-]+)", "environment": "production"}]))
+    app = create_app(settings)
+    try:
+        with app.test_request_context():
+            hook = register_hook(tables=services().tables, server_key=SERVER_KEY,
+                                 base_url="http://localhost", name="gh", source="github",
+                                 mapping={}, environment=None)
+        payload = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+                              "github-webhooks-octokit" / "deployment" /
+                              "payload.json").read_text())
+        payload["deployment"]["environment"] = "production/us-east-1"
+        body = dumps(payload)
+        r = app.test_client().post(f"/hooks/{hook['id']}", data=body, headers=github_headers(
+            body, hook["secret"], "deployment", "env-1"))
+        assert r.status_code == 201, r.get_json()
+        with app.app_context():
+            change = services().store.get_change(r.get_json()["changes"][0])
+        assert (change.environment, change.scope) == ("production",
+                                                      {"region": ("us-east-1",)})
+    finally:
+        app.extensions["rollback_advisor"].store.close()
