@@ -272,6 +272,8 @@ class _ProjectSync(BatchBuffer):
     def shipped(self, base: str, head: str) -> dict[str, Any]:
         """Commits and files between two deployments: one compare request."""
         data = self.project.repository_compare(base, head, **NO_LIBRARY_RETRY)
+        if not isinstance(data, Mapping):  # raw responses are only for streamed downloads
+            raise TypeError("the compare answered no JSON object")
         commits = data.get("commits") or []
         files = [f.get("new_path") or f.get("old_path") for f in data.get("diffs") or []]
         files = [f for f in files if f]

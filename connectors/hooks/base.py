@@ -285,13 +285,13 @@ def map_service(mapping: Mapping[str, str], *keys: str | None) -> str | None:
                 key = key[len(prefix):]
                 break
         normalised.setdefault(key.casefold(), node)
-    for key in keys:
-        if not key:
+    for wanted in keys:
+        if not wanted:
             continue
-        if key in mapping and isinstance(mapping[key], str) and mapping[key]:
-            return mapping[key]
-        if key.casefold() in normalised:
-            return normalised[key.casefold()]
+        if wanted in mapping and isinstance(mapping[wanted], str) and mapping[wanted]:
+            return mapping[wanted]
+        if wanted.casefold() in normalised:
+            return normalised[wanted.casefold()]
     return None
 
 
