@@ -40,7 +40,6 @@ from .base import (
     as_object,
     build_change,
     decode_json,
-    effective_environment,
     environment_filtered,
     guarded,
     header,
@@ -188,10 +187,10 @@ def _on_workflow_run(data: Mapping[str, Any], context: HookContext) -> Outcome:
     full_name, service, _ = _repository(data, context)
     at = parse_vendor_time(run.get("updated_at"), "workflow_run.updated_at")
     started = run.get("run_started_at")
-    environment = effective_environment(context, None)
+    environment, scope = context.target().place(None)
     change = build_change({
         "id": f"github:{full_name}:workflow_run:{run_id}", "kind": "deploy",
-        "service": service, "environment": environment, "at": at,
+        "service": service, "environment": environment, "scope": scope, "at": at,
         "started_at": parse_vendor_time(started, "workflow_run.run_started_at")
         if started else None,
         "version": text(run, "head_sha"), "status": state,

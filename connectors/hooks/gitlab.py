@@ -43,7 +43,6 @@ from .base import (
     build_change,
     content_hash,
     decode_json,
-    effective_environment,
     environment_filtered,
     guarded,
     header,
@@ -184,15 +183,16 @@ def _on_pipeline(data: Mapping[str, Any], context: HookContext) -> Outcome:
             raise InvalidInput("object_attributes.finished_at", None, "the time a finished "
                                "pipeline finished")
         failed = any(text(j, "status") != "success" for j in jobs)
-        environment = effective_environment(context, env)
+        environment, scope = context.target().place(env)
         changes.append(build_change({
             "id": f"gitlab:{path}:pipeline:{pipeline_id}" + (f":{env}" if env else ""),
-            "kind": "deploy", "service": service, "environment": environment, "at": at,
+            "kind": "deploy", "service": service, "environment": environment, "scope": scope,
+            "at": at,
             "started_at": min((t for t in starts if t), default=None),
             "version": text(attrs, "sha") or text(attrs, "ref"),
             "status": "failed" if failed else "succeeded",
             "summary": f"pipeline {pipeline_id} of {path} deployed {text(attrs, 'ref') or ''} "
-                       f"to {environment}: {'failed' if failed else 'succeeded'}",
+                       f"to {env or environment}: {'failed' if failed else 'succeeded'}",
             "author": login(data, "user"), "url": url, "source": "gitlab",
             "details": {"hook_id": context.hook_id, "project": path,
                         "pipeline_id": pipeline_id, "pipeline_status": status,

@@ -118,6 +118,21 @@ def test_pipeline_with_a_finished_deploy_job_is_a_deploy() -> None:
     assert change.version == "bcbb5ec396a2c0f828686f14fac9b80b780504f2"
 
 
+def test_pipeline_job_environment_goes_through_the_environment_map() -> None:
+    """Issue #7: a deploy job's environment ``production/us-east-1`` gives environment
+    production and scope region us-east-1 under the ``environment_map`` rules."""
+    from rollback_advisor.environments import environment_rules
+
+    payload = _pipeline(production={"status": "success", "started_at": "2016-08-12 15:26:30 UTC",
+                                    "finished_at": "2016-08-12 15:27:40 UTC",
+                                    "environment": {"name": "production/us-east-1",
+                                                    "action": "start"}})
+    rules = environment_rules([{"match": "production/(?P<region>.+)",
+                                "environment": "production"}])
+    (change,) = gl("Pipeline Hook", payload, environments=rules).changes
+    assert (change.environment, change.scope) == ("production", {"region": ("us-east-1",)})
+
+
 def test_pipeline_failed_deploy_without_environment_takes_the_hooks() -> None:
     """The staging job has no environment object: its stage marks it; the hook's env applies."""
     payload = _pipeline(staging={"status": "failed", "started_at": "2016-08-12 15:26:30 UTC",
