@@ -71,8 +71,9 @@ class ConnectorContext:
     """What a connector may need besides its own section, injected so tests stay offline.
 
     ``repo_map`` maps ``github:owner/name`` / ``gitlab:group/project`` to a graph node (the
-    graph's ``repo:`` annotations). ``sleep`` is what rate-limit and retry waits call; ``now``
-    is the clock for look-back windows; ``clients`` holds vendor clients by section name
+    graph's ``repo:`` annotations, keys casefolded as ``DependencyGraph.repo_map`` gives them).
+    ``sleep`` is what rate-limit and retry waits call; ``now`` is the clock for look-back
+    windows; ``clients`` holds vendor clients by section name
     (``{"github": Github(...)}``) that replace the ones a connector would build; ``warn``
     receives one-line messages such as a skipped connector; ``environments`` are the
     ``environment_map`` rules (vendor environment name -> environment + scope).

@@ -129,7 +129,7 @@ def _run_one(store: SyncStore, name: str, section: Mapping[str, Any], only: str 
             progress(f"{name}: {note}")
 
 
-def _repo_map(store: SyncStore) -> dict[str, str]:
+def _repo_map(store: SyncStore) -> Mapping[str, str]:
     """The graph's ``repo:`` annotations, so deploys map to nodes without a ``map:`` key."""
     document = store.load_graph()
     if not document:

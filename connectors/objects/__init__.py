@@ -29,7 +29,8 @@ class Target:
 
     ``source`` is the change's source (the hook's vendor, or the sync section's name);
     ``mapping`` the explicit repository -> node map (the hook's mapping, the section's ``map``);
-    ``repo_map`` the graph's ``repo:`` annotations (``github:owner/name`` -> node);
+    ``repo_map`` the graph's ``repo:`` annotations (``github:owner/name`` -> node, keys
+    casefolded as ``DependencyGraph.repo_map`` gives them);
     ``environments`` the ``environment_map`` rules; ``default_environment`` the environment of
     objects that name none (releases): the hook's environment, or the section's first.
     """
@@ -50,11 +51,7 @@ class Target:
         explicit = map_service(self.mapping, path, short, *names)
         if explicit:
             return explicit
-        wanted = f"{vendor}:{path}".casefold()
-        for repo, node in self.repo_map.items():
-            if repo.casefold() == wanted and node:
-                return node
-        return short
+        return self.repo_map.get(f"{vendor}:{path}".casefold()) or short
 
     def place(self, vendor_environment: str | None) -> tuple[str, Scope | None]:
         """(environment, scope) of a vendor environment name (the default when it names

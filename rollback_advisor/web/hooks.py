@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, request
@@ -79,7 +80,7 @@ def deliver(hook_id: str) -> Any:
             "inserted": result.changes.inserted, "updated": result.changes.updated}, 201
 
 
-def _repo_map(svc: Any, source: str) -> dict[str, str]:
+def _repo_map(svc: Any, source: str) -> Mapping[str, str]:
     """The graph's ``repo:`` annotations, which ``sync`` maps repositories by too (so a hook
     delivery and a sync of one deployment name the same node); none before a graph is loaded.
     Only GitHub and GitLab deliveries name a repository."""

@@ -303,7 +303,7 @@ def test_github_delivery_maps_the_repository_by_the_graphs_repo_annotation(app, 
 
 
 GRAPH_WITH_REPO = {"services": {
-    "checkout": {"depends_on": ["payment"], "repo": "github:codertocat/hello-world"},
+    "checkout": {"depends_on": ["payment"], "repo": "github:CODERTOCAT/hello-world"},  # any case
     "payment": {},
 }}
 
