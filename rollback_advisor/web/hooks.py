@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, request
@@ -51,7 +52,8 @@ def deliver(hook_id: str) -> Any:
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
     context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                          environment=hook.environment)
+                          environment=hook.environment, repo_map=_repo_map(svc, hook.source),
+                          environments=svc.settings.environment_map)
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:
@@ -76,6 +78,18 @@ def deliver(hook_id: str) -> Any:
     metrics.ingested.labels(hook.source).inc(len(ids))
     return {"status": "stored", "event": parsed.event, "delivery_key": key, "changes": ids,
             "inserted": result.changes.inserted, "updated": result.changes.updated}, 201
+
+
+def _repo_map(svc: Any, source: str) -> Mapping[str, str]:
+    """The graph's ``repo:`` annotations, which ``sync`` maps repositories by too (so a hook
+    delivery and a sync of one deployment name the same node); none before a graph is loaded.
+    Only GitHub and GitLab deliveries name a repository."""
+    if source not in ("github", "gitlab"):
+        return {}
+    try:
+        return svc.advisor().graph().repo_map()  # type: ignore[no-any-return]
+    except NotFound:
+        return {}
 
 
 def _signature_hint(source: str) -> str:
