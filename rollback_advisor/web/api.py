@@ -13,15 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..advisor import Advice
-from ..config import Settings
 from ..errors import InvalidInput
-from ..models import Incident, Ranking
+from ..models import Ranking
 from ..render import advice_slack, suspects_text
-from ..store.service_tables import HOOK_SOURCES
 from ..timeutil import parse_duration, parse_when, utc_now
-from .app import services
 from .auth import require
 from .credentials import register_hook
+from .services import services
 from .slack import blocks_for, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -74,22 +72,12 @@ def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
 
 def advise(data: Mapping[str, Any]) -> Advice:
     """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
-    svc = services()
-    settings: Settings = svc.settings
     target = _text(data, "target", required=True)
     assert target is not None
     at = parse_when(_text(data, "at") or "now", utc_now(), "at")
-    environment = _text(data, "environment") or settings.environment
-    advisor = svc.advisor()
     window = _text(data, "window")
-    if window:
-        engine = replace(settings.engine, window=parse_duration(window, "window"))
-        from ..advisor import Advisor
-
-        fresh = Advisor(svc.store, replace(settings, engine=engine))
-        fresh._graph = advisor.graph()  # same graph, other window: no rebuild
-        advisor = fresh
-    return advisor.advise(Incident(target=target, started_at=at, environment=environment))
+    return services().advise(target, at, environment=_text(data, "environment"),
+                             window=parse_duration(window, "window") if window else None)
 
 
 @bp.post("/recommendations")
@@ -181,15 +169,13 @@ def create_hook() -> Any:
                            + ", ".join(sorted(known)))
     name = _text(data, "name", required=True)
     source = data.get("source")
-    if source not in HOOK_SOURCES:
-        raise InvalidInput("source", source, "one of " + ", ".join(HOOK_SOURCES))
     mapping = data.get("map") or {}
     if not isinstance(mapping, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
         raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
     svc = services()
     created = register_hook(tables=svc.tables, server_key=svc.settings.server.secret_key,
-                            base_url=svc.public_url(), name=name or "", source=source,
+                            base_url=svc.public_url(), name=name or "", source=str(source or ""),
                             mapping=mapping, environment=_text(data, "environment"))
     return created, 201
 
@@ -205,5 +191,5 @@ def list_hooks() -> Any:
 def revoke_hook(hook_id: str) -> Any:
     svc = services()
     svc.tables.revoke_hook(hook_id)
-    svc._hooks.pop(hook_id, None)  # other workers drop it within HOOK_CACHE_SECONDS
+    svc.forget_hook(hook_id)
     return {"id": hook_id, "revoked": True}

@@ -16,9 +16,11 @@ from typing import Any
 
 import click
 
+from connectors.hooks import PARSERS
+
 from ..errors import AdvisorError, InvalidInput
 from ..models import change_from_dict, dumps
-from ..store.service_tables import HOOK_SOURCES, ServiceTables
+from ..store.service_tables import ServiceTables
 from .credentials import SCOPES, create_token, register_hook
 
 TEXT_JSON = click.Choice(["text", "json"])
@@ -81,7 +83,7 @@ def hooks() -> None:
 
 @hooks.command("register")
 @click.argument("name")
-@click.option("--source", type=click.Choice(HOOK_SOURCES), required=True)
+@click.option("--source", type=click.Choice(list(PARSERS)), required=True)
 @click.option("--map", "maps", multiple=True, metavar="REPO=NODE",
               help="Map a repository/project/service name to a graph node (repeatable).")
 @click.option("--environment", help="Store only events of this environment; events naming "

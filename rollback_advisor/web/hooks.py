@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..errors import InvalidInput, NotFound
-from .app import services
 from .credentials import hook_secret
 from .errors import Unauthorized
+from .services import services
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 

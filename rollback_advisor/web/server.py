@@ -46,11 +46,11 @@ def run(settings: Settings, *, host: str, port: int, workers: int, threads: int 
 
         def load(self) -> Any:
             from . import create_app
-            from .app import EXTENSION
+            from .services import EXTENSION
 
             app = create_app(settings)
             # One app per worker process, so process-wide collector settings are ours: freeze
-            # the heap once the graph is built (see app._freeze_heap), and collect the young
+            # the heap once the graph is built (see services._freeze_heap), and collect the young
             # generation every 10,000 allocations rather than 700 (a recommendation allocates
             # some 50,000 short-lived objects; most die by reference count before then).
             app.extensions[EXTENSION].freeze_heap = True

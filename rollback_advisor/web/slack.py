@@ -22,8 +22,8 @@ from ..errors import AdvisorError, InvalidInput
 from ..models import Decision
 from ..render import _escape, _why, advice_slack, headline, slack_suspect_parts
 from ..timeutil import parse_when, utc_now
-from .app import services
 from .errors import Unauthorized, Unavailable
+from .services import services
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
 
@@ -144,9 +144,7 @@ def command() -> Any:
     limit = svc.settings.output.max_suspects
     try:
         target, when = split_command(text)
-        from .api import advise
-
-        advice = advise({"target": target, "at": when})
+        advice = svc.advise(target, parse_when(when, utc_now(), "at"))
     except AdvisorError as exc:
         # Slack shows only 200 answers to the user: errors go back as an ephemeral message.
         return _ephemeral(f":warning: {exc.message}")

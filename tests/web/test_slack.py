@@ -89,7 +89,7 @@ def test_command_off_without_signing_secret(tmp_path):
 def test_recommendation_posts_to_incoming_webhook(tmp_path):
     from rollback_advisor.models import change_from_dict
     from rollback_advisor.web import create_app
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     from .conftest import CHANGES, GRAPH, make_settings
 
