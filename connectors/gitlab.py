@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
 from rollback_advisor.timeutil import format_utc, parse_rfc3339
@@ -285,7 +285,9 @@ class _ProjectSync(BatchBuffer):
 
     def shipped(self, base: str, head: str) -> dict[str, Any]:
         """Commits and files between two deployments: one compare request."""
-        data = self.project.repository_compare(base, head, **NO_LIBRARY_RETRY)
+        # A dict unless asked to stream (python-gitlab types it dict | Response).
+        data = cast(dict[str, Any],
+                    self.project.repository_compare(base, head, **NO_LIBRARY_RETRY))
         commits = data.get("commits") or []
         files = [f.get("new_path") or f.get("old_path") for f in data.get("diffs") or []]
         files = [f for f in files if f]

@@ -168,7 +168,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     changes = fetch([c.id for _, c, _ in listed])
     denominator = settings.no_change_score + live_total
     suspects = []
-    for i, ((after_onset, *_), c, score) in enumerate(listed):
+    for i, ((onset_key, *_), c, score) in enumerate(listed):
+        after_onset = bool(onset_key)
         change = changes[c.id]
         fit = fits.of(c.services)
         suspects.append(Suspect(

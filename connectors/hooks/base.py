@@ -273,9 +273,7 @@ def map_service(mapping: Mapping[str, str], *keys: str | None) -> str | None:
                 key = key[len(prefix):]
                 break
         normalised.setdefault(key.casefold(), node)
-    for key in keys:
-        if not key:
-            continue
+    for key in filter(None, keys):
         if key in mapping and isinstance(mapping[key], str) and mapping[key]:
             return mapping[key]
         if key.casefold() in normalised:

@@ -20,6 +20,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -69,8 +70,7 @@ class CDEventsParser:
             results = []
             for index, item in enumerate(payload):
                 try:
-                    results.append(guarded("CDEvents", lambda item=item: _structured(item,
-                                                                                     context)))
+                    results.append(guarded("CDEvents", partial(_structured, item, context)))
                 except InvalidInput as exc:
                     raise exc.within(f"[{index}]") from None
             changes = [c for parsed in results for c in parsed.changes]

@@ -146,6 +146,7 @@ def _deployment(data: Mapping[str, Any], context: HookContext,
         details["production_environment"] = deployment["production_environment"]
     url = repo_url + "/deployments" if repo_url else None
     author = login(deployment, "creator") or login(data, "sender")
+    state: str | None
     if status is None:
         state, at, started = "in_progress", created, created
     else:

@@ -187,8 +187,8 @@ def _on_pipeline(data: Mapping[str, Any], context: HookContext) -> Outcome:
            if text(job, "status") in ("success", "failed")
            or (text(job, "status") == "canceled" and job.get("started_at"))]
     if not ran:
-        jobs = ", ".join(f"{text(j, 'name')}: {text(j, 'status')}" for j, _ in deploy_jobs)
-        return [], [f"pipeline {pipeline_id} ran no deploy job ({jobs})"]
+        seen = ", ".join(f"{text(j, 'name')}: {text(j, 'status')}" for j, _ in deploy_jobs)
+        return [], [f"pipeline {pipeline_id} ran no deploy job ({seen})"]
     path, service, web_url = _project(data, context)
     groups: dict[str | None, list[Mapping[str, Any]]] = {}
     for job, env in ran:

@@ -100,8 +100,8 @@ SCHEMAS: dict[str, Any] = {
 
 def document(settings: Settings, base_url: str) -> dict[str, Any]:
     """The document; read endpoints show bearer security only when server.read_auth is on."""
-    read = [{"bearer": []}] if settings.server.read_auth else []
-    admin = [{"bearer": []}]
+    read: list[dict[str, list[str]]] = [{"bearer": []}] if settings.server.read_auth else []
+    admin: list[dict[str, list[str]]] = [{"bearer": []}]
     read_errors = {**_COMMON, **(_AUTH if read else {})}
     advice = {"$ref": "#/components/schemas/Advice"}
     paths: dict[str, Any] = {

@@ -113,7 +113,8 @@ def post_to_webhook(settings: Settings, advice: Advice, limit: int) -> None:
     if not url:
         raise InvalidInput("notify_slack", True, "false: this server has no "
                            "server.slack_webhook_url to post to")
-    payload = {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    payload: dict[str, Any] = {"text": advice_slack(advice, limit),
+                               "blocks": blocks_for(advice, limit)}
     try:
         response = requests.post(url, json=payload, timeout=5)
     except requests.RequestException as exc:
