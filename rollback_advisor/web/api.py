@@ -174,7 +174,7 @@ def create_hook() -> Any:
             isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
         raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
     svc = services()
-    created = register_hook(tables=svc.tables, server_key=svc.settings.server.secret_key,
+    created = register_hook(tables=svc.tables, server_key=svc.server_key(),
                             base_url=svc.public_url(), name=name or "", source=str(source or ""),
                             mapping=mapping, environment=_text(data, "environment"))
     return created, 201

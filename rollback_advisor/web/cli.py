@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +19,12 @@ import click
 
 from connectors.hooks import PARSERS
 
+from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..models import change_from_dict, dumps
 from ..store.service_tables import ServiceTables
 from .credentials import SCOPES, create_token, register_hook
+from .server_key import require_server_key, with_server_key
 
 TEXT_JSON = click.Choice(["text", "json"])
 
@@ -30,6 +33,15 @@ def _app() -> Any:
     from ..cli import _App
 
     return click.get_current_context().find_object(_App)
+
+
+def _settings() -> Settings:
+    """The settings with ``--database`` applied (it overrides the config's URL)."""
+    app = _app()
+    settings: Settings = app.settings
+    if app.database and app.database != settings.database_url:
+        settings = replace(settings, database_url=app.database)
+    return settings
 
 
 def _tables() -> ServiceTables:
@@ -55,12 +67,9 @@ def _base_url() -> str:
 def serve(host: str | None, port: int | None, workers: int | None, threads: int,
           dev: bool) -> None:
     """Run the HTTP service (gunicorn with several workers; --dev for Flask's server)."""
-    app = _app()
-    settings = app.settings
-    if app.database and app.database != settings.database_url:
-        from dataclasses import replace
-
-        settings = replace(settings, database_url=app.database)
+    # The key before anything starts: with PostgreSQL a missing one is an error now, never a
+    # failing request later; with the embedded store it is made here on first use.
+    settings = with_server_key(_settings(), "serve")
     server = settings.server
     host = host or server.host
     port = server.port if port is None else port
@@ -98,7 +107,8 @@ def hooks_register(name: str, source: str, maps: tuple[str, ...], environment: s
         if not sep or not repo.strip() or not node.strip():
             raise InvalidInput("--map", item, "REPO=NODE, e.g. acme/checkout=checkout")
         mapping[repo.strip()] = node.strip()
-    created = register_hook(tables=_tables(), server_key=_app().settings.server.secret_key,
+    server_key = require_server_key(_settings(), "hooks register")
+    created = register_hook(tables=_tables(), server_key=server_key,
                             base_url=_base_url(), name=name, source=source, mapping=mapping,
                             environment=environment)
     if fmt == "json":

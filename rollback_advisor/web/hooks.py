@@ -45,7 +45,7 @@ def deliver(hook_id: str) -> Any:
     parser = parser_for(hook.source)
     body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    secret = hook_secret(svc.settings.server.secret_key, hook.id, hook.nonce)
+    secret = hook_secret(svc.server_key(), hook.id, hook.nonce)
     if not parser.verify(headers, body, secret):
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "

@@ -22,7 +22,9 @@ from ..models import Incident
 from ..store import Store
 from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
+from .errors import NotConfigured
 from .metrics import Metrics
+from .server_key import server_key
 
 EXTENSION = "rollback_advisor"
 HOOK_CACHE_SECONDS = 2.0
@@ -41,6 +43,7 @@ class Services:
     _advisor: Advisor | None = None
     _graph_stamp: int | None = None
     _hooks: dict[str, tuple[float, HookRecord | None]] = field(default_factory=dict)
+    _server_key: str | None = None
 
     def advisor(self) -> Advisor:
         """The advisor, rebuilt when another process stored a new graph (``graph load``)."""
@@ -68,6 +71,17 @@ class Services:
             advisor = fresh
         return advisor.advise(Incident(target=target, started_at=at,
                                        environment=environment or self.settings.environment))
+
+    def server_key(self) -> str:
+        """The key hook secrets derive from (``server_key``: made on first use with the
+        embedded store). Without one (PostgreSQL and no server.secret_key, which ``serve``
+        refuses at start) hooks are a feature this server lacks: 404 NotConfigured."""
+        if self._server_key is None:
+            self._server_key = server_key(self.settings)
+        if self._server_key is None:
+            raise NotConfigured("hooks are off: this server has no server.secret_key (needed "
+                                "with PostgreSQL; see docs/service.md)")
+        return self._server_key
 
     def hook(self, hook_id: str) -> HookRecord | None:
         """The hook, cached per worker for HOOK_CACHE_SECONDS: saves a query per delivery; a

@@ -22,7 +22,7 @@ from ..errors import AdvisorError, InvalidInput
 from ..models import Decision
 from ..render import _escape, _why, advice_slack, headline, slack_suspect_parts
 from ..timeutil import parse_when, utc_now
-from .errors import Unauthorized, Unavailable
+from .errors import NotConfigured, Unauthorized
 from .services import services
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
@@ -138,7 +138,8 @@ def command() -> Any:
     svc = services()
     secret = svc.settings.server.slack_signing_secret
     if not secret:
-        raise Unavailable("server.slack_signing_secret is not set: the Slack command is off")
+        raise NotConfigured("the Slack command is off: this server has no "
+                            "server.slack_signing_secret")
     body = request.get_data(cache=True)
     verify_slack(secret, request.headers, body, time.time())
     text = request.form.get("text", "")

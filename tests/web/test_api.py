@@ -237,22 +237,6 @@ def test_register_hook_validation(client, admin_token, body, field):
     assert err["details"]["field"] == field
 
 
-def test_register_hook_without_server_key_is_a_config_error(tmp_path):
-    from rollback_advisor.web import create_app
-    from rollback_advisor.web.credentials import create_token
-    from rollback_advisor.web.services import services
-
-    from .conftest import make_settings
-
-    app = create_app(make_settings(tmp_path, secret_key=None))
-    with app.app_context():
-        token = create_token(tables=services().tables, scope="admin")["token"]
-    r = app.test_client().post("/api/v1/hooks", json={"name": "x", "source": "generic"},
-                               headers={"Authorization": f"Bearer {token}"})
-    err = assert_canonical_error(r, 500, "ConfigError")
-    assert "server.secret_key" in err["message"]
-
-
 # -- errors, limits, ops --------------------------------------------------------------------------
 
 def test_unknown_route_and_method(client):

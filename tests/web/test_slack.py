@@ -83,7 +83,9 @@ def test_command_off_without_signing_secret(tmp_path):
     from .conftest import make_settings
 
     app = create_app(make_settings(tmp_path, slack_signing_secret=None))
-    assert_canonical_error(slack_post(app.test_client(), "checkout"), 503, "Unavailable")
+    err = assert_canonical_error(slack_post(app.test_client(), "checkout"), 404,
+                                 "NotConfigured")
+    assert "server.slack_signing_secret" in err["message"]
 
 
 def test_recommendation_posts_to_incoming_webhook(tmp_path):
