@@ -60,11 +60,12 @@ def _base_url() -> str:
 @click.option("--port", type=click.IntRange(0, 65535), help="Default: server.port (8080).")
 @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn worker processes "
               "(default: server.workers).")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Threads per worker.")
+@click.option("--connections", type=click.IntRange(1, 100_000), default=1000,
+              show_default=True, help="Open connections per worker (gevent workers: a slow "
+              "client holds a greenlet, not a thread).")
 @click.option("--dev", is_flag=True, help="Flask's development server (one process, reloader "
               "off): never in production.")
-def serve(host: str | None, port: int | None, workers: int | None, threads: int,
+def serve(host: str | None, port: int | None, workers: int | None, connections: int,
           dev: bool) -> None:
     """Run the HTTP service (gunicorn with several workers; --dev for Flask's server)."""
     # The key before anything starts: with PostgreSQL a missing one is an error now, never a
@@ -80,7 +81,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int,
         return
     from .server import run
 
-    run(settings, host=host, port=port, workers=workers or server.workers, threads=threads)
+    run(settings, host=host, port=port, workers=workers or server.workers,
+        connections=connections)
 
 
 # -- hooks ------------------------------------------------------------------------------------

@@ -132,7 +132,7 @@ def test_serve_dev_and_gunicorn_are_wired(runner, monkeypatch):
     monkeypatch.setattr("rollback_advisor.web.server.run", fake_run)
     r = invoke(runner, "serve", "--port", "9999", "--workers", "3")
     assert r.exit_code == 0, r.output
-    assert seen == {"host": "127.0.0.1", "port": 9999, "workers": 3, "threads": 4}
+    assert seen == {"host": "127.0.0.1", "port": 9999, "workers": 3, "connections": 1000}
     from flask import Flask
 
     monkeypatch.setattr(Flask, "run", lambda self, **kw: seen.update(dev=kw))
