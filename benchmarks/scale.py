@@ -176,7 +176,7 @@ def main() -> None:
     t = time.perf_counter()
     advisor.save_graph(doc)
     # A long-lived process freezes the heap once the graph is built, as `serve` workers do
-    # (rollback_advisor/web/app.py): otherwise full collections walk the 10,000-node graph.
+    # (rollback_advisor/web/services.py): otherwise full collections walk the 10,000-node graph.
     gc.freeze()
     print(f"graph: {args.services} services, {advisor.graph().g.number_of_edges()} edges, "
           f"built and stored in {time.perf_counter() - t:.2f} s", flush=True)

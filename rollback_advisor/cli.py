@@ -108,7 +108,9 @@ def cli(ctx: click.Context, config: str | None, database: str | None) -> None:
 
 
 def _app() -> _App:
-    return click.get_current_context().find_object(_App)  # type: ignore[no-any-return]
+    app = click.get_current_context().find_object(_App)
+    assert app is not None  # the root group always sets it
+    return app
 
 
 # -- graph ------------------------------------------------------------------------------------
@@ -145,7 +147,8 @@ def graph_show(node: str, fmt: str) -> None:
     g = _app().advisor().graph()
     name = g.resolve(node)
     reach = g.reach_from(name)
-    info = {"node": name, "type": g.node_type(name), "depends_on": g.dependencies(name),
+    info: dict[str, Any] = {
+            "node": name, "type": g.node_type(name), "depends_on": g.dependencies(name),
             "dependants": g.dependants(name),
             "reaches": {n: r.hops for n, r in sorted(reach.items(), key=lambda x: x[1].hops)
                         if n != name}}

@@ -104,9 +104,9 @@ def load_settings(path: str | os.PathLike[str] | None = None,
     except InvalidInput as exc:
         where = f"config {chosen}: " if chosen else "config: "
         raise ConfigError(where + exc.message) from None
+    settings = dataclasses.replace(settings, source=str(chosen) if chosen else None)
     url = env.get(DATABASE_URL_ENV)
-    return dataclasses.replace(settings, source=str(chosen) if chosen else None,
-                               **({"database_url": url} if url else {}))
+    return dataclasses.replace(settings, database_url=url) if url else settings
 
 
 def resolve_secrets(value: Any, environ: Mapping[str, str], path: str = "") -> Any:

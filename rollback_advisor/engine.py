@@ -189,7 +189,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     no_change = settings.no_change_score * evidence.no_change_factor
     denominator = no_change + live_total
     suspects = []
-    for i, ((after_onset, *_), c, score) in enumerate(listed):
+    for i, ((onset_key, *_), c, score) in enumerate(listed):
+        after_onset = bool(onset_key)
         change = changes[c.id]
         fit = fits.of(c.services)
         suspects.append(Suspect(

@@ -70,7 +70,7 @@ class DependencyGraph:
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> DependencyGraph:
         """Build from a DESIGN §2 document; endpoints fall back to their service's depends_on."""
-        g = nx.DiGraph()
+        g: nx.DiGraph[str] = nx.DiGraph()
         services: Mapping[str, Any] = document.get("services") or {}
         for name, spec in services.items():
             spec = spec or {}
@@ -155,7 +155,8 @@ class DependencyGraph:
         if owner != target:
             reach[owner] = Reach(0, (target, owner))
         queue = deque([target])
-        succ = self.g._succ  # networkx adjacency; avoids view objects on the hot path
+        # networkx's own adjacency dicts: avoid view objects on the hot path
+        succ = self.g._succ  # type: ignore[attr-defined]
         while queue:
             node = queue.popleft()
             here = reach[node]
@@ -175,7 +176,7 @@ class DependencyGraph:
         start = self.owner(target)
         seen = {start, target}
         stack = [start, target]
-        pred = self.g._pred
+        pred = self.g._pred  # type: ignore[attr-defined]
         while stack:
             for p in pred[stack.pop()]:
                 if p not in seen:

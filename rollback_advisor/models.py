@@ -133,7 +133,7 @@ def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
     if not isinstance(change_id, str) or not change_id.strip():
         raise InvalidInput("id", change_id, "a non-empty string (derive it as "
                            "<source>:<external id>)")
-    kind_value = data.get("kind")
+    kind_value: Any = data.get("kind")
     try:
         kind = ChangeKind(kind_value)
     except ValueError:

@@ -11,19 +11,15 @@ from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, request
-from werkzeug.datastructures import MultiDict
 
 from ..advisor import Advice
-from ..config import Settings
 from ..errors import InvalidInput
-from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
-from ..models import Incident, Ranking, scope_from_dict
+from ..models import Ranking
 from ..render import advice_slack, suspects_report
-from ..store.service_tables import HOOK_SOURCES
-from ..timeutil import parse_duration, parse_when, utc_now
-from .app import services
+from ..timeutil import parse_when, utc_now
 from .auth import require
 from .credentials import register_hook
+from .services import services
 from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -76,35 +72,8 @@ def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
 
 
 def advise(data: Mapping[str, Any]) -> Advice:
-    """Parse ``target``, ``at``, ``environment``, ``window``, the symptoms and the scope, and
-    ask the advisor. A JSON body has ``symptoms`` (``[{node, started_at?}]``) and ``scope``
-    (label -> list of strings); a query string (a MultiDict) repeats ``symptom=NODE[@TIME]``
-    and ``scope=LABEL=VALUE``, the words of the CLI options."""
-    svc = services()
-    settings: Settings = svc.settings
-    target = _text(data, "target", required=True)
-    assert target is not None
-    now = utc_now()
-    at = parse_when(_text(data, "at") or "now", now, "at")
-    if isinstance(data, MultiDict):
-        symptoms = symptoms_from_texts(data.getlist("symptom"), onset=at, now=now,
-                                       field="symptom")
-        scope = scope_from_texts(data.getlist("scope"), "scope")
-    else:
-        symptoms = symptoms_from_body(data.get("symptoms"), onset=at, now=now)
-        scope = scope_from_dict(data.get("scope"), "scope")
-    environment = _text(data, "environment") or settings.environment
-    advisor = svc.advisor()
-    window = _text(data, "window")
-    if window:
-        engine = replace(settings.engine, window=parse_duration(window, "window"))
-        from ..advisor import Advisor
-
-        fresh = Advisor(svc.store, replace(settings, engine=engine))
-        fresh._graph = advisor.graph()  # same graph, other window: no rebuild
-        advisor = fresh
-    return advisor.advise(Incident(target=target, started_at=at, environment=environment,
-                                   symptoms=symptoms, scope=scope))
+    """Advice for the incident a request describes (``Services.advise_request``)."""
+    return services().advise_request(data)
 
 
 @bp.post("/recommendations")
@@ -196,15 +165,13 @@ def create_hook() -> Any:
                            + ", ".join(sorted(known)))
     name = _text(data, "name", required=True)
     source = data.get("source")
-    if source not in HOOK_SOURCES:
-        raise InvalidInput("source", source, "one of " + ", ".join(HOOK_SOURCES))
     mapping = data.get("map") or {}
     if not isinstance(mapping, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
         raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
     svc = services()
-    created = register_hook(tables=svc.tables, server_key=svc.settings.server.secret_key,
-                            base_url=svc.public_url(), name=name or "", source=source,
+    created = register_hook(tables=svc.tables, server_key=svc.server_key(),
+                            base_url=svc.public_url(), name=name or "", source=str(source or ""),
                             mapping=mapping, environment=_text(data, "environment"))
     return created, 201
 
@@ -220,5 +187,5 @@ def list_hooks() -> Any:
 def revoke_hook(hook_id: str) -> Any:
     svc = services()
     svc.tables.revoke_hook(hook_id)
-    svc._hooks.pop(hook_id, None)  # other workers drop it within HOOK_CACHE_SECONDS
+    svc.forget_hook(hook_id)
     return {"id": hook_id, "revoked": True}

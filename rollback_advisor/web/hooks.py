@@ -16,9 +16,9 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..errors import InvalidInput, NotFound
-from .app import services
 from .credentials import hook_secret
 from .errors import Unauthorized
+from .services import services
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 
@@ -46,7 +46,7 @@ def deliver(hook_id: str) -> Any:
     parser = parser_for(hook.source)
     body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    secret = hook_secret(svc.settings.server.secret_key, hook.id, hook.nonce)
+    secret = hook_secret(svc.server_key(), hook.id, hook.nonce)
     if not parser.verify(headers, body, secret):
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "

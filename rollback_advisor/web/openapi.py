@@ -124,8 +124,8 @@ SCHEMAS: dict[str, Any] = {
 
 def document(settings: Settings, base_url: str) -> dict[str, Any]:
     """The document; read endpoints show bearer security only when server.read_auth is on."""
-    read = [{"bearer": []}] if settings.server.read_auth else []
-    admin = [{"bearer": []}]
+    read: list[dict[str, list[str]]] = [{"bearer": []}] if settings.server.read_auth else []
+    admin: list[dict[str, list[str]]] = [{"bearer": []}]
     read_errors = {**_COMMON, **(_AUTH if read else {})}
     advice = {"$ref": "#/components/schemas/Advice"}
     paths: dict[str, Any] = {
@@ -179,7 +179,9 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/HookRequest"}}}},
                      "responses": {"201": _json("Registered.", {
-                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH}},
+                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH,
+                         "404": _error("Hooks are off: no server key (PostgreSQL without "
+                                       "server.secret_key).")}},
             "get": {"summary": "Active hooks (never their secrets).", "security": admin,
                     "responses": {"200": _json("Hooks.", _OBJ), **_AUTH}}},
         "/api/v1/hooks/{hook_id}": {"delete": {
@@ -200,7 +202,7 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                 "201": _json("Stored with its changes.",
                              {"$ref": "#/components/schemas/Delivery"}),
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
-                "404": _error("No such active hook.")}}},
+                "404": _error("No such active hook (or hooks are off: no server key).")}}},
         "/slack/commands": {"post": {
             "summary": "Slack slash command /rollback-advisor <target> [time] "
                        "[symptom=NODE[@TIME]] [scope=LABEL=VALUE] [window=] [env=] (signed).",
@@ -212,7 +214,8 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                                        {"type": "object", "required": ["text"]}),
                           "401": _error("Bad signature or outside the 5-minute window."),
                           "413": _COMMON["413"],
-                          "503": _error("server.slack_signing_secret is not configured.")}}},
+                          "404": _error("The command is off: no "
+                                        "server.slack_signing_secret.")}}},
         "/healthz": {"get": {
             "summary": "Liveness; ?store=1 also checks the database.", "security": [],
             "parameters": [_q("store", {"enum": ["0", "1", "true", "false"]}, "Ping store.")],

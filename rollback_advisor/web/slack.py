@@ -33,8 +33,8 @@ from ..render import (
     slack_suspect_parts,
 )
 from ..timeutil import parse_when, utc_now
-from .app import services
-from .errors import Unauthorized, Unavailable
+from .errors import NotConfigured, Unauthorized
+from .services import services
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
 
@@ -216,16 +216,14 @@ def command() -> Any:
     svc = services()
     secret = svc.settings.server.slack_signing_secret
     if not secret:
-        raise Unavailable("server.slack_signing_secret is not set: the Slack command is off")
+        raise NotConfigured("the Slack command is off: this server has no "
+                            "server.slack_signing_secret")
     body = request.get_data(cache=True)
     verify_slack(secret, request.headers, body, time.time())
     text = request.form.get("text", "")
     limit = svc.settings.output.max_suspects
     try:
-        fields = parse_command(text)
-        from .api import advise
-
-        advice = advise(fields)
+        advice = svc.advise_request(parse_command(text))
     except AdvisorError as exc:
         # Slack shows only 200 answers to the user: errors go back as an ephemeral message.
         return _ephemeral(f":warning: {exc.message}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rollback_advisor.web.app import services
+from rollback_advisor.web.services import services
 
 from .conftest import SERVER_KEY, assert_canonical_error, dumps, sign_own
 

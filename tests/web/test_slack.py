@@ -85,13 +85,15 @@ def test_command_off_without_signing_secret(tmp_path):
     from .conftest import make_settings
 
     app = create_app(make_settings(tmp_path, slack_signing_secret=None))
-    assert_canonical_error(slack_post(app.test_client(), "checkout"), 503, "Unavailable")
+    err = assert_canonical_error(slack_post(app.test_client(), "checkout"), 404,
+                                 "NotConfigured")
+    assert "server.slack_signing_secret" in err["message"]
 
 
 def test_recommendation_posts_to_incoming_webhook(tmp_path):
     from rollback_advisor.models import change_from_dict
     from rollback_advisor.web import create_app
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     from .conftest import CHANGES, GRAPH, make_settings
 
