@@ -123,9 +123,13 @@ def _run_one(store: SyncStore, name: str, section: Mapping[str, Any], only: str 
         report.added += result.inserted
         report.updated += result.updated
         report.unchanged += result.duplicates
-        report.skipped += batch.skipped
-        report.notes.extend(batch.notes)
-        for note in batch.notes:
+        report.skipped += batch.skipped + result.not_owned
+        notes = list(batch.notes)
+        if result.not_owned:
+            notes.append(f"{result.not_owned} change(s) created by another source (a hook or "
+                         "another section) left as stored: only their creator updates them")
+        report.notes.extend(notes)
+        for note in notes:
             progress(f"{name}: {note}")
 
 

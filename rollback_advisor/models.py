@@ -52,6 +52,69 @@ _FIELDS = {"id", "kind", "service", "services", "environment", "at", "started_at
            "source", "details"}
 _TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "source")
 
+# Lengths the store's columns hold (store/schema.py), in characters: checked here so SQLite,
+# which would store anything, and PostgreSQL, which would refuse with a server error, answer
+# alike. docs/service.md lists them.
+MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128}
+MAX_DETAILS_DEPTH = 32
+
+
+def check_text(value: str, field: str, max_length: int | None = None) -> str:
+    """``value`` if both stores can hold it: no NUL, no lone surrogate, not too long."""
+    if "\x00" in value:
+        raise InvalidInput(field, value, "text without NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, value, "valid Unicode text (no lone surrogate such as "
+                           "\\ud800)") from None
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(field, value, f"at most {max_length} characters")
+    return value
+
+
+def check_json(value: Any, field: str, depth: int = 0, root: str | None = None) -> None:
+    """Refuse what JSON cannot carry back out: NaN and infinities (stored, they would be
+    emitted as invalid JSON), bad text, other types, and nesting deeper than
+    MAX_DETAILS_DEPTH (named by the outermost field: the path would be that long)."""
+    root = root or field
+    if depth > MAX_DETAILS_DEPTH:
+        raise InvalidInput(root, "...", f"at most {MAX_DETAILS_DEPTH} levels of nesting")
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(field, value, "a finite number (JSON has no NaN or Infinity)")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(field, key, "string keys")
+            check_text(key, field)
+            check_json(item, f"{field}.{key}", depth + 1, root)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json(item, f"{field}[{index}]", depth + 1, root)
+    elif value is not None and not isinstance(value, bool | int):
+        raise InvalidInput(field, value, "a JSON value")
+
+
+def check_change(change: Change) -> Change:
+    """Refuse a change the store could not hold alike on both backends (see MAX_LENGTHS)."""
+    check_text(change.id, "id", MAX_LENGTHS["id"])
+    for service in change.services:
+        check_text(service, "service", MAX_LENGTHS["service"])
+    check_text(change.environment, "environment", MAX_LENGTHS["environment"])
+    for name in _TEXT_FIELDS:
+        value = getattr(change, name)
+        if value is not None:
+            check_text(value, name, MAX_LENGTHS.get(name))
+    for label, values in (change.scope or {}).items():
+        check_text(label, "scope")
+        for value in values:
+            check_text(value, f"scope.{label}")
+    check_json(change.details, "details")
+    return change
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
@@ -171,10 +234,10 @@ def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
     details = {} if details is None else details
     if not isinstance(details, Mapping):
         raise InvalidInput("details", details, "a JSON object")
-    return Change(id=change_id, kind=kind, services=services, at=at, environment=environment,
-                  started_at=started_at, status=status, reversible=reversible,
-                  scope=scope_from_dict(data.get("scope"), "scope"), details=dict(details),
-                  **texts)
+    return check_change(Change(
+        id=change_id, kind=kind, services=services, at=at, environment=environment,
+        started_at=started_at, status=status, reversible=reversible,
+        scope=scope_from_dict(data.get("scope"), "scope"), details=dict(details), **texts))
 
 
 def scope_from_dict(value: object, field: str = "scope") -> Scope | None:

@@ -20,6 +20,7 @@ from ..timeutil import parse_when, utc_now
 from .auth import require
 from .credentials import register_hook
 from .services import services
+from .services import text_field as _text
 from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,21 +34,13 @@ def json_body() -> Mapping[str, Any]:
     if not request.is_json:
         raise InvalidInput("body", request.mimetype or None,
                            "a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidInput("body", None, "a JSON document nested less deeply") from None
     if not isinstance(data, Mapping):
         raise InvalidInput("body", data, "a JSON object")
     return data
-
-
-def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(key, None, "a non-empty string (required)")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(key, value, "a non-empty string")
-    return value.strip()
 
 
 def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -131,8 +124,8 @@ def changes() -> Any:
     offset = _int(args, "offset", 0, 0, 10_000_000)
     since, until = args.get("since"), args.get("until")
     found = services().store.list_changes(
-        service=args.get("service") or None, kind=args.get("kind") or None,
-        environment=args.get("environment") or None, limit=limit, offset=offset,
+        service=_text(args, "service"), kind=args.get("kind") or None,
+        environment=_text(args, "environment"), limit=limit, offset=offset,
         since=parse_when(since, now, "since") if since else None,
         until=parse_when(until, now, "until") if until else None)
     return {"changes": [c.to_dict() for c in found], "limit": limit, "offset": offset,

@@ -3,7 +3,8 @@
 Order matters: look the hook up, verify the signature over the exact raw bytes (401, nothing
 stored), parse (400 with the reason), then store the raw delivery and its changes in one
 transaction keyed by (hook, delivery key). A redelivery answers 200 ``duplicate``; an event the
-hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere.
+hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere. An update
+to a change another hook or source created answers 409 and stores nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from .credentials import hook_secret
 from .errors import Unauthorized
 from .services import services
@@ -25,7 +26,8 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 # Never stored with the raw payload: they carry the secret or credentials.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-gitlab-token", "x-hub-signature",
                             "x-hub-signature-256", "x-rollback-advisor-signature",
-                            "x-slack-signature", "proxy-authorization"})
+                            "x-slack-signature", "proxy-authorization",
+                            "x-pagerduty-signature"})
 
 
 def kept_headers() -> dict[str, str]:
@@ -67,8 +69,13 @@ def deliver(hook_id: str) -> Any:
     ref = {"hook": hook.id, "delivery_key": key}
     changes = [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
                for c in parsed.changes]
-    result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key, event=parsed.event,
-                                       headers=kept_headers(), body=body, changes=changes)
+    try:
+        result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
+                                           event=parsed.event, headers=kept_headers(),
+                                           body=parsed.stored_body or body, changes=changes)
+    except Conflict:  # a change another source created: 409, nothing stored
+        metrics.rejected.labels("not_owner").inc()
+        raise
     ids = [c.id for c in changes]
     if result.duplicate:
         metrics.deliveries.labels(hook.source, "duplicate").inc()

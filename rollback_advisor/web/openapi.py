@@ -202,7 +202,9 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                 "201": _json("Stored with its changes.",
                              {"$ref": "#/components/schemas/Delivery"}),
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
-                "404": _error("No such active hook (or hooks are off: no server key).")}}},
+                "404": _error("No such active hook (or hooks are off: no server key)."),
+                "409": _error("An update to a change another hook or source created: "
+                              "nothing stored.")}}},
         "/slack/commands": {"post": {
             "summary": "Slack slash command /rollback-advisor <target> [time] "
                        "[symptom=NODE[@TIME]] [scope=LABEL=VALUE] [window=] [env=] (signed).",

@@ -22,7 +22,7 @@ from ..advisor import Advice, Advisor
 from ..config import Settings
 from ..errors import InvalidInput
 from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
-from ..models import Incident, scope_from_dict
+from ..models import MAX_LENGTHS, Incident, check_text, scope_from_dict
 from ..store import Store
 from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
@@ -70,10 +70,10 @@ class Services:
         of strings); a query string (a MultiDict) repeats ``symptom=NODE[@TIME]`` and
         ``scope=LABEL=VALUE``, the words of the CLI options. ``window`` overrides the engine's
         look-back for this call only, on the same graph (no rebuild)."""
-        target = _text(data, "target", required=True)
+        target = text_field(data, "target", required=True)
         assert target is not None
         now = utc_now()
-        at = parse_when(_text(data, "at") or "now", now, "at")
+        at = parse_when(text_field(data, "at") or "now", now, "at")
         if isinstance(data, MultiDict):
             symptoms = symptoms_from_texts(data.getlist("symptom"), onset=at, now=now,
                                            field="symptom")
@@ -82,13 +82,13 @@ class Services:
             symptoms = symptoms_from_body(data.get("symptoms"), onset=at, now=now)
             scope = scope_from_dict(data.get("scope"), "scope")
         advisor = self.advisor()
-        window = _text(data, "window")
+        window = text_field(data, "window")
         if window:
             engine = replace(self.settings.engine, window=parse_duration(window, "window"))
             fresh = Advisor(self.store, replace(self.settings, engine=engine))
             fresh._graph = advisor.graph()
             advisor = fresh
-        environment = _text(data, "environment") or self.settings.environment
+        environment = text_field(data, "environment") or self.settings.environment
         return advisor.advise(Incident(target=target, started_at=at, environment=environment,
                                        symptoms=symptoms, scope=scope))
 
@@ -146,8 +146,14 @@ def services() -> Services:
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
 
 
-def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
-    """A non-empty string field of a request, stripped; InvalidInput naming it otherwise."""
+# what a change can hold (models.MAX_LENGTHS): a longer target or environment matches nothing
+_MAX_LENGTHS = {"target": MAX_LENGTHS["service"], "service": MAX_LENGTHS["service"],
+                "environment": MAX_LENGTHS["environment"]}
+
+
+def text_field(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
+    """A non-empty string field of a request, stripped and within what the store holds;
+    InvalidInput naming it otherwise."""
     value = data.get(key)
     if value is None:
         if required:
@@ -155,4 +161,4 @@ def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | No
         return None
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(key, value, "a non-empty string")
-    return value.strip()
+    return check_text(value.strip(), key, _MAX_LENGTHS.get(key))

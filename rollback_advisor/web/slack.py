@@ -68,6 +68,7 @@ USAGE = ("usage: /rollback-advisor <target> [time] [symptom=NODE[@TIME] ...] "
 _OPTION = re.compile(r"^(?P<key>[A-Za-z_]+)=(?P<value>.*)$", re.DOTALL)
 _KEYS = ("at", "symptom", "scope", "window", "env", "environment")
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_TIMELIKE = re.compile(r"^(-\s*\d|\d{4}-\d\d-\d\d[Tt ]|.*\bago$)")
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -81,7 +82,9 @@ def split_command(text: str) -> tuple[str, str]:
             tail = " ".join(words[-n:])
             try:
                 parse_when(tail, now)
-            except InvalidInput:
+            except InvalidInput as exc:
+                if _TIMELIKE.match(tail):  # meant as a time, not part of the target's name
+                    raise InvalidInput("time", tail, exc.expected) from None
                 continue
             return " ".join(words[:-n]), tail
     return " ".join(words), "now"
