@@ -109,6 +109,11 @@ class Evidence:
         self.scope = incident.scope
         self._scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
+        # The common case on a busy day: a change no failing node depends on. One shared
+        # answer, found with one set lookup.
+        self._reached_by_any = frozenset().union(*(fn.reach for fn in self.known))
+        self._unrelated = CommonCause(self.leak ** len(self.known), self.earliest, (),
+                                      tuple(fn.name for fn in self.known))
         self.no_change_factor, self.no_change_text = self._no_change(target_reach)
 
     # -- common cause -----------------------------------------------------------------------
@@ -130,6 +135,11 @@ class Evidence:
         ``target_hops`` is the target's distance to the change (None off the path): the target
         is counted in the words and the onset, its weight is the engine's ``g``.
         """
+        if target_hops is None and len(services) == 1:
+            node = services[0]
+            if (node not in self._reached_by_any and node != GLOBAL
+                    and node not in self.graph.global_nodes):
+                return self._unrelated
         cached = self._cause_cache.get(services)  # target_hops follows from services
         if cached is not None:
             return cached
