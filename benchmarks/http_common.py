@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(database: str, workers: int, threads: int = 4) -> Iterator[str]:
+def server(database: str, workers: int) -> Iterator[str]:
     """Run the real server (gunicorn) against ``database``; yield its base URL."""
     tmp = Path(tempfile.mkdtemp(prefix="ra-bench-"))
     config = tmp / "config.yaml"
@@ -38,8 +38,8 @@ def server(database: str, workers: int, threads: int = 4) -> Iterator[str]:
     log = open(tmp / "server.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "rollback_advisor.web.serve_main",
                              "--config", str(config), "serve", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(workers),
-                             "--threads", str(threads)], env=env, stdout=log, stderr=log)
+                             "--port", str(port), "--workers", str(workers)],
+                            env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):

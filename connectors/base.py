@@ -28,6 +28,7 @@ class ConnectorError(AdvisorError):
     on (which source, what failed, what to check)."""
 
     status_code = 502
+    fatal = False  # set when the whole source must stop (bad credentials, rate limit wait)
 
 
 class ConnectorUnavailable(ConnectorError):

@@ -80,7 +80,8 @@ def run_sync(store: SyncStore, settings: Settings, *, only: str | None = None,
                           f"(configured: {known})")
     warnings: list[str] = []
     base = context or ConnectorContext()
-    ctx = replace(base, repo_map=base.repo_map or _repo_map(store), warn=warnings.append)
+    ctx = replace(base, repo_map=base.repo_map or _repo_map(store), warn=warnings.append,
+                  environments=base.environments or settings.environment_map)
     reports = []
     for name, section in sections.items():
         if only is not None and name != only:
@@ -132,7 +133,7 @@ def _run_one(store: SyncStore, name: str, section: Mapping[str, Any], only: str 
             progress(f"{name}: {note}")
 
 
-def _repo_map(store: SyncStore) -> dict[str, str]:
+def _repo_map(store: SyncStore) -> Mapping[str, str]:
     """The graph's ``repo:`` annotations, so deploys map to nodes without a ``map:`` key."""
     document = store.load_graph()
     if not document:

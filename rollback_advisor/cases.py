@@ -76,8 +76,9 @@ def _case(data: Any, path: str) -> Case:
     culprit = expect.get("culprit")
     if culprit is not None and culprit not in {c.id for c in changes}:
         raise InvalidInput("expect.culprit", culprit, "null or the id of one of the changes")
+    decision_value: Any = expect.get("decision")
     try:
-        decision = Decision(expect.get("decision"))
+        decision = Decision(decision_value)
     except ValueError:
         raise InvalidInput("expect.decision", expect.get("decision"),
                            "rollback, forward_fix or investigate") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -51,6 +52,7 @@ class DependencyGraph:
     def __init__(self, digraph: nx.DiGraph, document: Mapping[str, Any] | None = None) -> None:
         self.g = digraph
         self.document = dict(document or {"services": {}})
+        self._repo_map: Mapping[str, str] | None = None
         self._endpoint_names: dict[str, list[str]] = {}
         for node, data in digraph.nodes(data=True):
             if data.get("type") == ENDPOINT:
@@ -68,7 +70,7 @@ class DependencyGraph:
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> DependencyGraph:
         """Build from a DESIGN §2 document; endpoints fall back to their service's depends_on."""
-        g = nx.DiGraph()
+        g: nx.DiGraph[str] = nx.DiGraph()
         services: Mapping[str, Any] = document.get("services") or {}
         for name, spec in services.items():
             spec = spec or {}
@@ -105,9 +107,14 @@ class DependencyGraph:
     def services(self) -> list[str]:
         return sorted(n for n, d in self.g.nodes(data=True) if d.get("type") != ENDPOINT)
 
-    def repo_map(self) -> dict[str, str]:
-        """``repo:`` annotations, so connectors can map a repository to its node."""
-        return {str(d["repo"]): n for n, d in self.g.nodes(data=True) if d.get("repo")}
+    def repo_map(self) -> Mapping[str, str]:
+        """``repo:`` annotations, so connectors and webhooks can map a repository to its node:
+        keys casefolded (``github:acme/frontend``: vendors compare repository names without
+        case), built once per graph since every GitHub or GitLab delivery asks."""
+        if self._repo_map is None:
+            self._repo_map = MappingProxyType({str(d["repo"]).casefold(): n for n, d
+                                               in self.g.nodes(data=True) if d.get("repo")})
+        return self._repo_map
 
     def resolve(self, target: str) -> str:
         """Find the node a person means: ``svc:GET /x``, a unique endpoint name, or a service."""
@@ -148,7 +155,8 @@ class DependencyGraph:
         if owner != target:
             reach[owner] = Reach(0, (target, owner))
         queue = deque([target])
-        succ = self.g._succ  # networkx adjacency; avoids view objects on the hot path
+        # networkx's own adjacency dicts: avoid view objects on the hot path
+        succ = self.g._succ  # type: ignore[attr-defined]
         while queue:
             node = queue.popleft()
             here = reach[node]
@@ -168,7 +176,7 @@ class DependencyGraph:
         start = self.owner(target)
         seen = {start, target}
         stack = [start, target]
-        pred = self.g._pred
+        pred = self.g._pred  # type: ignore[attr-defined]
         while stack:
             for p in pred[stack.pop()]:
                 if p not in seen:

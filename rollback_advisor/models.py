@@ -196,7 +196,7 @@ def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
     if not isinstance(change_id, str) or not change_id.strip():
         raise InvalidInput("id", change_id, "a non-empty string (derive it as "
                            "<source>:<external id>)")
-    kind_value = data.get("kind")
+    kind_value: Any = data.get("kind")
     try:
         kind = ChangeKind(kind_value)
     except ValueError:
@@ -410,6 +410,7 @@ class Ranking:
     warnings: tuple[str, ...] = ()
     candidates: int = 0  # every change considered; suspects lists the best of them
     unlisted_probability: float = 0.0  # what the candidates not listed hold together
+    no_change_reason: str = ""  # how the symptoms bear on "no change", when there are some
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -418,6 +419,7 @@ class Ranking:
             "candidates": self.candidates,
             "no_change_probability": round(self.no_change_probability, 4),
             "unlisted_probability": round(self.unlisted_probability, 4),
+            **({"no_change_reason": self.no_change_reason} if self.no_change_reason else {}),
             "suspects": [s.to_dict() for s in self.suspects],
             "warnings": list(self.warnings),
         }

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from rollback_advisor.environments import EnvironmentRules
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import DEFAULT_ENVIRONMENT, Change, change_from_dict
 from rollback_advisor.timeutil import to_utc
+
+from ..objects import Target
 
 SIGNATURE_HEADER = "X-Rollback-Advisor-Signature"
 """Our own signature header (generic, cdevents, pagerduty): ``sha256=<hex HMAC-SHA256>``."""
@@ -38,6 +41,15 @@ class HookContext:
     source: str  # one of the PARSERS keys
     mapping: Mapping[str, str] = field(default_factory=dict)  # repo / project / service -> node
     environment: str | None = None  # only events of this environment are stored; None = all
+    repo_map: Mapping[str, str] = field(default_factory=dict)  # the graph's repo: annotations
+    environments: EnvironmentRules = field(default_factory=EnvironmentRules)  # environment_map
+
+    def target(self) -> Target:
+        """How this hook names what a vendor object changed (see ``connectors.objects``):
+        the same naming ``sync`` uses, plus the hook's own mapping and environment."""
+        return Target(source=self.source, mapping=self.mapping, repo_map=self.repo_map,
+                      environments=self.environments,
+                      default_environment=self.environment or DEFAULT_ENVIRONMENT)
 
 
 @dataclass(frozen=True)
@@ -280,13 +292,13 @@ def map_service(mapping: Mapping[str, str], *keys: str | None) -> str | None:
                 key = key[len(prefix):]
                 break
         normalised.setdefault(key.casefold(), node)
-    for key in keys:
-        if not key:
+    for wanted in keys:
+        if not wanted:
             continue
-        if key in mapping and isinstance(mapping[key], str) and mapping[key]:
-            return mapping[key]
-        if key.casefold() in normalised:
-            return normalised[key.casefold()]
+        if wanted in mapping and isinstance(mapping[wanted], str) and mapping[wanted]:
+            return mapping[wanted]
+        if wanted.casefold() in normalised:
+            return normalised[wanted.casefold()]
     return None
 
 

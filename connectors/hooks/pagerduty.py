@@ -78,16 +78,17 @@ class PagerDutyParser:
                           raw=payload)
         identity = {k: data.get(k) for k in ("payload", "links")}
         key = content_hash(identity)
+        kept = {k: v for k, v in data.items() if k != "routing_key"}
+        stored = None if len(kept) == len(data) else canonical_json(kept).encode(
+            "utf-8", "surrogatepass")
         if "event_action" in data:
             return Parsed([], "alert event", text(data, "dedup_key") or key, ignored=(
                 f"PagerDuty alert event (event_action {data.get('event_action')}) is not a "
-                "change event"), raw=payload)
+                "change event"), raw=kept, stored_body=stored)
         change = guarded("PagerDuty", lambda: _change(data, context, key))
         reason = environment_filtered(context, change.environment)
-        kept = {k: v for k, v in data.items() if k != "routing_key"}
         return Parsed([] if reason else [change], "change_event", key, ignored=reason,
-                      raw=kept, stored_body=None if len(kept) == len(data) else
-                      canonical_json(kept).encode("utf-8", "surrogatepass"))
+                      raw=kept, stored_body=stored)
 
 
 def _change(data: Mapping[str, Any], context: HookContext, key: str) -> Change:

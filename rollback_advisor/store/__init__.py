@@ -299,15 +299,30 @@ class Store:
                           environment: str) -> list[Candidate]:
         """The same window as the engine's light candidates: columns only, no document
         decoded (``get_changes`` fetches the few that get listed)."""
-        cols = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
-                changes.c.at_us, changes.c.start_us, changes.c.status, changes.c.rollout_pct,
-                changes.c.destructive, changes.c.scope)
-        kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
         with self.engine.connect() as conn:
-            rows = _plain_rows(conn, self._window(conn, select(*cols), start, end, environment))
-        return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                          statuses[status], pct, bool(d), scope)
-                for i, k, s, env, at, st, status, pct, d, scope in rows]
+            rows = _plain_rows(conn, self._window(conn, select(*_CANDIDATE_COLUMNS), start, end,
+                                                  environment))
+        return _candidates(rows)
+
+    def history_candidates(self, *, services: Iterable[str], start: datetime, end: datetime,
+                           environment: str) -> list[Candidate]:
+        """Light candidates of the changes to ``services`` that took effect in [start, end):
+        the failing nodes' own history, older than the window (served by the per-service
+        index; a handful of rows per service)."""
+        names = sorted(set(services))
+        if not names:
+            return []
+        # driven by the per-service index: the few rows of these services in the range, then
+        # their changes by primary key (an IN over the changes table would scan the window
+        # index instead)
+        stmt = (select(*_CANDIDATE_COLUMNS).distinct()
+                .select_from(change_services.join(changes,
+                                                  changes.c.id == change_services.c.change_id))
+                .where(change_services.c.service.in_(names),
+                       change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end),
+                       changes.c.environment == environment))
+        with self.engine.connect() as conn:
+            return _candidates([tuple(row) for row in conn.execute(stmt)])
 
     def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
                 environment: str) -> Select[Any]:
@@ -417,6 +432,18 @@ class Store:
                                                  updated_us=_now_us())
         conn.execute(stmt.on_conflict_do_update(
             index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
+
+
+_CANDIDATE_COLUMNS = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
+                      changes.c.at_us, changes.c.start_us, changes.c.status,
+                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope)
+
+
+def _candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
+    kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
+    return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
+                      statuses[status], pct, bool(d), scope)
+            for i, k, s, env, at, st, status, pct, d, scope in rows]
 
 
 def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:

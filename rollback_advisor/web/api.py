@@ -13,23 +13,20 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..advisor import Advice
-from ..config import Settings
 from ..errors import InvalidInput
-from ..models import MAX_LENGTHS, Incident, Ranking, check_text
-from ..render import advice_slack, suspects_text
-from ..store.service_tables import HOOK_SOURCES
-from ..timeutil import parse_duration, parse_when, utc_now
-from .app import services
+from ..models import Ranking
+from ..render import advice_slack, suspects_report
+from ..timeutil import parse_when, utc_now
 from .auth import require
 from .credentials import register_hook
-from .slack import blocks_for, post_to_webhook
+from .services import services
+from .services import text_field as _text
+from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack"}
-# what a change can hold (models.MAX_LENGTHS): a longer target or environment matches nothing
-_MAX_LENGTHS = {"target": MAX_LENGTHS["service"], "service": MAX_LENGTHS["service"],
-                "environment": MAX_LENGTHS["environment"]}
+_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack",
+                     "symptoms", "scope"}
 
 
 def json_body() -> Mapping[str, Any]:
@@ -44,17 +41,6 @@ def json_body() -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise InvalidInput("body", data, "a JSON object")
     return data
-
-
-def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(key, None, "a non-empty string (required)")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(key, value, "a non-empty string")
-    return check_text(value.strip(), key, _MAX_LENGTHS.get(key))
 
 
 def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -79,23 +65,8 @@ def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
 
 
 def advise(data: Mapping[str, Any]) -> Advice:
-    """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
-    svc = services()
-    settings: Settings = svc.settings
-    target = _text(data, "target", required=True)
-    assert target is not None
-    at = parse_when(_text(data, "at") or "now", utc_now(), "at")
-    environment = _text(data, "environment") or settings.environment
-    advisor = svc.advisor()
-    window = _text(data, "window")
-    if window:
-        engine = replace(settings.engine, window=parse_duration(window, "window"))
-        from ..advisor import Advisor
-
-        fresh = Advisor(svc.store, replace(settings, engine=engine))
-        fresh._graph = advisor.graph()  # same graph, other window: no rebuild
-        advisor = fresh
-    return advisor.advise(Incident(target=target, started_at=at, environment=environment))
+    """Advice for the incident a request describes (``Services.advise_request``)."""
+    return services().advise_request(data)
 
 
 @bp.post("/recommendations")
@@ -131,7 +102,7 @@ def suspects() -> Any:
     if fmt == "slack":
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
-        return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
+        return Response(suspects_report(advice, limit) + "\n", mimetype="text/plain")
     return _ranking_dict(advice.ranking, limit)
 
 
@@ -141,7 +112,7 @@ def suspects_blocks() -> Any:
     """Block Kit form of the suspect list (what the slash command answers)."""
     limit = _int(request.args, "limit", services().settings.output.max_suspects, 1, 50)
     advice = advise(request.args)
-    return {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    return block_kit(advice, limit)
 
 
 @bp.get("/changes")
@@ -187,15 +158,13 @@ def create_hook() -> Any:
                            + ", ".join(sorted(known)))
     name = _text(data, "name", required=True)
     source = data.get("source")
-    if source not in HOOK_SOURCES:
-        raise InvalidInput("source", source, "one of " + ", ".join(HOOK_SOURCES))
     mapping = data.get("map") or {}
     if not isinstance(mapping, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
         raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
     svc = services()
-    created = register_hook(tables=svc.tables, server_key=svc.settings.server.secret_key,
-                            base_url=svc.public_url(), name=name or "", source=source,
+    created = register_hook(tables=svc.tables, server_key=svc.server_key(),
+                            base_url=svc.public_url(), name=name or "", source=str(source or ""),
                             mapping=mapping, environment=_text(data, "environment"))
     return created, 201
 
@@ -211,5 +180,5 @@ def list_hooks() -> Any:
 def revoke_hook(hook_id: str) -> Any:
     svc = services()
     svc.tables.revoke_hook(hook_id)
-    svc._hooks.pop(hook_id, None)  # other workers drop it within HOOK_CACHE_SECONDS
+    svc.forget_hook(hook_id)
     return {"id": hook_id, "revoked": True}

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 from flask import request
 
-from .app import services
 from .credentials import token_id_of, token_matches
 from .errors import Forbidden, Unauthorized
+from .services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,15 +11,21 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from connectors.hooks import PARSERS
+
+from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
-from ..models import change_from_dict, dumps
-from ..store.service_tables import HOOK_SOURCES, ServiceTables
+from ..incident_input import scope_from_texts
+from ..models import change_from_dict, dumps, scope_to_dict
+from ..store.service_tables import ServiceTables
 from .credentials import SCOPES, create_token, register_hook
+from .server_key import require_server_key, with_server_key
 
 TEXT_JSON = click.Choice(["text", "json"])
 
@@ -28,6 +34,15 @@ def _app() -> Any:
     from ..cli import _App
 
     return click.get_current_context().find_object(_App)
+
+
+def _settings() -> Settings:
+    """The settings with ``--database`` applied (it overrides the config's URL)."""
+    app = _app()
+    settings: Settings = app.settings
+    if app.database and app.database != settings.database_url:
+        settings = replace(settings, database_url=app.database)
+    return settings
 
 
 def _tables() -> ServiceTables:
@@ -46,19 +61,17 @@ def _base_url() -> str:
 @click.option("--port", type=click.IntRange(0, 65535), help="Default: server.port (8080).")
 @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn worker processes "
               "(default: server.workers).")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Threads per worker.")
+@click.option("--connections", type=click.IntRange(1, 100_000), default=1000,
+              show_default=True, help="Open connections per worker (gevent workers: a slow "
+              "client holds a greenlet, not a thread).")
 @click.option("--dev", is_flag=True, help="Flask's development server (one process, reloader "
               "off): never in production.")
-def serve(host: str | None, port: int | None, workers: int | None, threads: int,
+def serve(host: str | None, port: int | None, workers: int | None, connections: int,
           dev: bool) -> None:
     """Run the HTTP service (gunicorn with several workers; --dev for Flask's server)."""
-    app = _app()
-    settings = app.settings
-    if app.database and app.database != settings.database_url:
-        from dataclasses import replace
-
-        settings = replace(settings, database_url=app.database)
+    # The key before anything starts: with PostgreSQL a missing one is an error now, never a
+    # failing request later; with the embedded store it is made here on first use.
+    settings = with_server_key(_settings(), "serve")
     server = settings.server
     host = host or server.host
     port = server.port if port is None else port
@@ -69,7 +82,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int,
         return
     from .server import run
 
-    run(settings, host=host, port=port, workers=workers or server.workers, threads=threads)
+    run(settings, host=host, port=port, workers=workers or server.workers,
+        connections=connections)
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -81,7 +95,7 @@ def hooks() -> None:
 
 @hooks.command("register")
 @click.argument("name")
-@click.option("--source", type=click.Choice(HOOK_SOURCES), required=True)
+@click.option("--source", type=click.Choice(list(PARSERS)), required=True)
 @click.option("--map", "maps", multiple=True, metavar="REPO=NODE",
               help="Map a repository/project/service name to a graph node (repeatable).")
 @click.option("--environment", help="Store only events of this environment; events naming "
@@ -96,7 +110,8 @@ def hooks_register(name: str, source: str, maps: tuple[str, ...], environment: s
         if not sep or not repo.strip() or not node.strip():
             raise InvalidInput("--map", item, "REPO=NODE, e.g. acme/checkout=checkout")
         mapping[repo.strip()] = node.strip()
-    created = register_hook(tables=_tables(), server_key=_app().settings.server.secret_key,
+    server_key = require_server_key(_settings(), "hooks register")
+    created = register_hook(tables=_tables(), server_key=server_key,
                             base_url=_base_url(), name=name, source=source, mapping=mapping,
                             environment=environment)
     if fmt == "json":
@@ -205,14 +220,17 @@ def tokens_revoke(token_id: str) -> None:
 @click.option("--summary")
 @click.option("--author")
 @click.option("--link", help="URL of the pipeline run or release.")
+@click.option("--scope", "scope", multiple=True, metavar="LABEL=VALUE",
+              help="Where the change took effect, e.g. region=us-east-1 (repeatable; "
+                   "repeating a label adds values). Default: unknown, read as everywhere.")
 @click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True)
 @click.option("--timeout", type=float, default=10.0, show_default=True)
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kind: str,
            service: str | None, environment: str, at: str | None, started_at: str | None,
            version: str | None, previous_version: str | None, status: str,
-           summary: str | None, author: str | None, link: str | None, retries: int,
-           timeout: float, fmt: str) -> None:
+           summary: str | None, author: str | None, link: str | None, scope: tuple[str, ...],
+           retries: int, timeout: float, fmt: str) -> None:
     """Post a change event to a hook from CI, signed with the hook's secret.
 
     Retries on network errors and 5xx with the same delivery key, so a retry after a lost
@@ -227,6 +245,9 @@ def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kin
         raise InvalidInput("--secret-env", secret_env, "the name of a set environment "
                            "variable holding the hook's secret")
     if path is not None:
+        if scope:
+            raise InvalidInput("--scope", list(scope), "no --scope with --file: put the "
+                               "scope in the file's events")
         body = path.read()
         try:
             payload = json.loads(body)
@@ -247,6 +268,9 @@ def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kin
                             ("author", author), ("url", link)):
             if value:
                 event[name] = value
+        where = scope_from_texts(scope, "--scope")
+        if where:
+            event["scope"] = scope_to_dict(where)
         change_from_dict(event)  # fail here, with the field named, not on the server
         body = json.dumps(event).encode("utf-8")
         key = event["id"]

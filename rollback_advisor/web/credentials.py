@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.hooks import parser_for
+
 from ..errors import ConfigError, InvalidInput
 
 TOKEN_PREFIX = "ra_"
@@ -82,6 +84,7 @@ def register_hook(*, tables: Any, server_key: str | None, base_url: str, name: s
                   ) -> dict[str, Any]:
     """Register a hook and return ``{"id", "url", "secret"}``: the only time the secret exists
     outside a request's memory."""
+    parser_for(source)  # InvalidInput naming the known sources
     hook_id, nonce = new_hook_id(), new_nonce()
     secret = hook_secret(server_key, hook_id, nonce)  # fails before storing without a key
     record = tables.add_hook(hook_id=hook_id, name=name, source=source, mapping=mapping,

@@ -30,10 +30,12 @@ class Forbidden(AdvisorError):
     status_code = 403
 
 
-class Unavailable(AdvisorError):
-    """A feature needs configuration or a component that is missing."""
+class NotConfigured(AdvisorError):
+    """A feature this server is not configured for (the Slack command without its signing
+    secret, hooks on PostgreSQL without a server key): 404, as for a route that does not
+    exist, since nothing failed on the server; the message names the setting."""
 
-    status_code = 503
+    status_code = 404
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

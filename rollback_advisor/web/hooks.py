@@ -10,15 +10,17 @@ to a change another hook or source created answers 409 and stores nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, request
 
+from ..config import Settings
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store.service_tables import attach_delivery
-from .app import services
+from ..store.service_tables import HookRecord, attach_delivery
 from .credentials import hook_secret
 from .errors import Unauthorized
+from .services import services
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 
@@ -35,7 +37,7 @@ def kept_headers() -> dict[str, str]:
 
 @bp.post("/<hook_id>")
 def deliver(hook_id: str) -> Any:
-    from connectors.hooks import HookContext, parser_for
+    from connectors.hooks import parser_for
 
     svc = services()
     metrics = svc.metrics
@@ -47,13 +49,12 @@ def deliver(hook_id: str) -> Any:
     parser = parser_for(hook.source)
     body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    secret = hook_secret(svc.settings.server.secret_key, hook.id, hook.nonce)
+    secret = hook_secret(svc.server_key(), hook.id, hook.nonce)
     if not parser.verify(headers, body, secret):
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
-    context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                          environment=hook.environment)
+    context = hook_context(hook, svc.settings, lambda: svc.advisor().graph())
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:
@@ -81,6 +82,28 @@ def deliver(hook_id: str) -> Any:
     metrics.ingested.labels(hook.source).inc(len(ids))
     return {"status": "stored", "event": parsed.event, "delivery_key": key, "changes": ids,
             "inserted": result.changes.inserted, "updated": result.changes.updated}, 201
+
+
+def hook_context(hook: HookRecord, settings: Settings, graph: Callable[[], Any]) -> Any:
+    """What a parser knows of the hook a delivery came by: the same on receipt and on
+    ``deliveries replay``, so a replay of an unchanged parse rewrites nothing."""
+    from connectors.hooks import HookContext
+
+    return HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
+                       environment=hook.environment, repo_map=_repo_map(graph, hook.source),
+                       environments=settings.environment_map)
+
+
+def _repo_map(graph: Callable[[], Any], source: str) -> Mapping[str, str]:
+    """The graph's ``repo:`` annotations, which ``sync`` maps repositories by too (so a hook
+    delivery and a sync of one deployment name the same node); none before a graph is loaded.
+    Only GitHub and GitLab deliveries name a repository."""
+    if source not in ("github", "gitlab"):
+        return {}
+    try:
+        return graph().repo_map()  # type: ignore[no-any-return]
+    except NotFound:
+        return {}
 
 
 def _signature_hint(source: str) -> str:

@@ -38,6 +38,13 @@ _INCIDENT_PARAMS = [
     _q("environment", _STR, "Default: the config's environment."),
     _q("window", _STR, "How far back to look, e.g. 24h."),
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Suspects shown."),
+    {**_q("symptom", {"type": "array", "items": _STR, "maxItems": 100},
+          "Another failing node, NODE or NODE@TIME (TIME as for at; default the onset). "
+          "Repeat the parameter for each; split on the last @ only when a time follows."),
+     "style": "form", "explode": True},
+    {**_q("scope", {"type": "array", "items": _STR},
+          "Where it fails, LABEL=VALUE (region=us-east-1); repeat for more values."),
+     "style": "form", "explode": True},
 ]
 
 SCHEMAS: dict[str, Any] = {
@@ -52,7 +59,12 @@ SCHEMAS: dict[str, Any] = {
                                                "no_change_probability", "suspects", "warnings"],
                 "properties": {
                     "incident": {"type": "object", "required": ["target", "started_at",
-                                                                "environment"]},
+                                                                "environment"],
+                                 "properties": {
+                                     "symptoms": {"type": "array", "items": {
+                                         "type": "object", "required": ["node", "started_at"],
+                                         "properties": {"node": _STR, "started_at": _STR}}},
+                                     "scope": {"$ref": "#/components/schemas/Scope"}}},
                     "window_hours": {"type": "number"},
                     "no_change_probability": {"type": "number", "minimum": 0, "maximum": 1},
                     "suspects": {"type": "array", "items": {
@@ -80,7 +92,19 @@ SCHEMAS: dict[str, Any] = {
                        "environment": _STR, "window": _STR,
                        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
                        "notify_slack": {"type": "boolean", "description":
-                                        "Also post to server.slack_webhook_url (400 if unset)."}}},
+                                        "Also post to server.slack_webhook_url (400 if unset)."},
+                       "symptoms": {"type": "array", "maxItems": 100, "description":
+                                    "Other failing nodes, each with its onset (default the "
+                                    "incident's).", "items": {"$ref":
+                                                             "#/components/schemas/Symptom"}},
+                       "scope": {"$ref": "#/components/schemas/Scope"}}},
+    "Symptom": {"type": "object", "required": ["node"], "additionalProperties": False,
+                "properties": {"node": {"type": "string", "minLength": 1},
+                               "started_at": {"type": "string", "description":
+                                              "RFC 3339, 'now', '-15m' or '2h ago'."}}},
+    "Scope": {"type": "object", "description": "label -> values, e.g. "
+                                               '{"region": ["us-east-1"]}',
+              "additionalProperties": {"type": "array", "minItems": 1, "items": _STR}},
     "HookRequest": {
         "type": "object", "required": ["name", "source"], "additionalProperties": False,
         "properties": {"name": {"type": "string", "minLength": 1},
@@ -100,8 +124,8 @@ SCHEMAS: dict[str, Any] = {
 
 def document(settings: Settings, base_url: str) -> dict[str, Any]:
     """The document; read endpoints show bearer security only when server.read_auth is on."""
-    read = [{"bearer": []}] if settings.server.read_auth else []
-    admin = [{"bearer": []}]
+    read: list[dict[str, list[str]]] = [{"bearer": []}] if settings.server.read_auth else []
+    admin: list[dict[str, list[str]]] = [{"bearer": []}]
     read_errors = {**_COMMON, **(_AUTH if read else {})}
     advice = {"$ref": "#/components/schemas/Advice"}
     paths: dict[str, Any] = {
@@ -155,7 +179,9 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/HookRequest"}}}},
                      "responses": {"201": _json("Registered.", {
-                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH}},
+                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH,
+                         "404": _error("Hooks are off: no server key (PostgreSQL without "
+                                       "server.secret_key).")}},
             "get": {"summary": "Active hooks (never their secrets).", "security": admin,
                     "responses": {"200": _json("Hooks.", _OBJ), **_AUTH}}},
         "/api/v1/hooks/{hook_id}": {"delete": {
@@ -176,11 +202,12 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                 "201": _json("Stored with its changes.",
                              {"$ref": "#/components/schemas/Delivery"}),
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
-                "404": _error("No such active hook."),
+                "404": _error("No such active hook (or hooks are off: no server key)."),
                 "409": _error("An update to a change another hook or source created: "
                               "nothing stored.")}}},
         "/slack/commands": {"post": {
-            "summary": "Slack slash command /rollback-advisor <target> [time] (signed).",
+            "summary": "Slack slash command /rollback-advisor <target> [time] "
+                       "[symptom=NODE[@TIME]] [scope=LABEL=VALUE] [window=] [env=] (signed).",
             "security": [],
             "requestBody": {"required": True, "content": {
                 "application/x-www-form-urlencoded": {"schema": {
@@ -189,7 +216,8 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                                        {"type": "object", "required": ["text"]}),
                           "401": _error("Bad signature or outside the 5-minute window."),
                           "413": _COMMON["413"],
-                          "503": _error("server.slack_signing_secret is not configured.")}}},
+                          "404": _error("The command is off: no "
+                                        "server.slack_signing_secret.")}}},
         "/healthz": {"get": {
             "summary": "Liveness; ?store=1 also checks the database.", "security": [],
             "parameters": [_q("store", {"enum": ["0", "1", "true", "false"]}, "Ping store.")],

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from .app import services
 from .metrics import CONTENT_TYPE
 from .openapi import document
+from .services import services
 
 bp = Blueprint("ops", __name__)
 

@@ -47,12 +47,13 @@ class ReplayReport:
                 f"ignored, {self.refused} refused")
 
 
-def replay(tables: ServiceTables, *, hook_id: str | None = None,
-           since: datetime | None = None,
+def replay(tables: ServiceTables, context_for: Callable[[HookRecord], Any], *,
+           hook_id: str | None = None, since: datetime | None = None,
            progress: Callable[[str], None] = lambda line: None) -> ReplayReport:
     """Re-parse and re-store the deliveries of ``hook_id`` (all hooks when None) received at
-    or after ``since``, oldest first."""
-    from connectors.hooks import HookContext, parser_for
+    or after ``since``, oldest first; ``context_for`` gives a hook's parser context, as the
+    hook path builds it (``hooks.hook_context``)."""
+    from connectors.hooks import parser_for
 
     if hook_id is not None and tables.get_hook(hook_id) is None:
         raise NotFound(f"no hook {hook_id!r} (see 'rollback-advisor hooks list')")
@@ -63,8 +64,7 @@ def replay(tables: ServiceTables, *, hook_id: str | None = None,
         report.deliveries += 1
         hook = hooks.setdefault(delivery.hook_id, tables.get_hook(delivery.hook_id))
         assert hook is not None  # deliveries.hook_id references hooks.id
-        context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                              environment=hook.environment)
+        context = context_for(hook)
         where = _where(delivery)
         try:
             parsed = parser_for(hook.source).parse(delivery.headers, delivery.body, context)
@@ -113,11 +113,20 @@ def replay_command(hook_id: str | None, since: str | None, fmt: str) -> None:
     Run after upgrading for a parser fix, or after changing a hook's mapping. Idempotent: a
     second run changes nothing.
     """
-    from .cli import _tables
+    from .cli import _app, _tables
+    from .hooks import hook_context
 
+    app = _app()
     when = parse_when(since, utc_now(), "--since") if since else None
     echo: Callable[[str], None] = click.echo if fmt == "text" else (lambda line: None)
-    report = replay(_tables(), hook_id=hook_id, since=when, progress=echo)
+    contexts: dict[str, Any] = {}
+
+    def context_for(hook: HookRecord) -> Any:
+        if hook.id not in contexts:
+            contexts[hook.id] = hook_context(hook, app.settings, lambda: app.advisor().graph())
+        return contexts[hook.id]
+
+    report = replay(_tables(), context_for, hook_id=hook_id, since=when, progress=echo)
     if fmt == "json":
         out: dict[str, Any] = asdict(report)
         click.echo(json.dumps(out, indent=2))

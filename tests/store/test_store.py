@@ -207,3 +207,21 @@ def test_migration_0004_adds_scope_to_a_0003_store(tmp_path: Path) -> None:
                                                       environment="production")}
     s.close()
     assert got == {"c1": None, "c2": '{"zone":["a"]}'}
+
+
+def test_the_advisor_reads_the_failing_nodes_history_beyond_the_window(store: Store) -> None:
+    """A change weeks old to a failing node is read from the store and ranked; one as old to a
+    node that is not failing is not read at all."""
+    from rollback_advisor.advisor import Advisor
+    from rollback_advisor.config import Settings
+    from rollback_advisor.models import Incident, Symptom
+
+    store.save_graph({"services": {"web": {"depends_on": ["db"]}, "db": {"type": "datastore"},
+                                   "jobs": {"depends_on": ["db"]}, "other": {}}})
+    onset = T0 + timedelta(days=20)
+    store.add_changes([make(1, service="db", kind="config"), make(2, service="other"),
+                       make(3, service="web")])
+    advisor = Advisor(store, Settings())
+    ranking = advisor.advise(Incident("web", onset, symptoms=(Symptom("db", onset),))).ranking
+    assert {s.change.id for s in ranking.suspects} == {"c1", "c3"}
+    assert advisor.advise(Incident("jobs", onset)).ranking.candidates == 0

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from rollback_advisor.config import ServerSettings, Settings
 from rollback_advisor.models import change_from_dict
 from rollback_advisor.web import create_app
-from rollback_advisor.web.app import services
 from rollback_advisor.web.credentials import create_token, register_hook
+from rollback_advisor.web.services import services
 
 SERVER_KEY = "test-server-key-0123456789"
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

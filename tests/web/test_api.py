@@ -36,7 +36,7 @@ def test_recommendation_lists_limit_suspects_and_counts_every_candidate(app, cli
     ``output.max_suspects``), and is otherwise what rendering every one and cutting gives."""
     from rollback_advisor.models import change_from_dict
     from rollback_advisor.web.api import advise
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     with app.app_context():
         services().store.add_changes(change_from_dict(
@@ -172,8 +172,8 @@ def test_token_with_right_id_but_wrong_secret(client, read_token):
 
 
 def test_revoked_token_is_refused(app, client, read_token):
-    from rollback_advisor.web.app import services
     from rollback_advisor.web.credentials import token_id_of
+    from rollback_advisor.web.services import services
 
     headers = {"Authorization": f"Bearer {read_token}"}
     assert client.get("/api/v1/changes", headers=headers).status_code == 200
@@ -186,7 +186,7 @@ def test_tokens_are_stored_hashed(app, read_token):
     from sqlalchemy import select
 
     from rollback_advisor.store.schema import api_tokens
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     with app.app_context(), services().store.engine.connect() as conn:
         rows = conn.execute(select(api_tokens)).all()
@@ -237,22 +237,6 @@ def test_register_hook_validation(client, admin_token, body, field):
     assert err["details"]["field"] == field
 
 
-def test_register_hook_without_server_key_is_a_config_error(tmp_path):
-    from rollback_advisor.web import create_app
-    from rollback_advisor.web.app import services
-    from rollback_advisor.web.credentials import create_token
-
-    from .conftest import make_settings
-
-    app = create_app(make_settings(tmp_path, secret_key=None))
-    with app.app_context():
-        token = create_token(tables=services().tables, scope="admin")["token"]
-    r = app.test_client().post("/api/v1/hooks", json={"name": "x", "source": "generic"},
-                               headers={"Authorization": f"Bearer {token}"})
-    err = assert_canonical_error(r, 500, "ConfigError")
-    assert "server.secret_key" in err["message"]
-
-
 # -- errors, limits, ops --------------------------------------------------------------------------
 
 def test_unknown_route_and_method(client):
@@ -274,7 +258,7 @@ def test_request_size_limit(tmp_path):
 
 
 def test_unexpected_errors_are_canonical_500(app, client, auth, monkeypatch):
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     def boom(**_kw):
         raise RuntimeError("secret internals")
@@ -324,7 +308,7 @@ def test_worker_freezes_the_built_graph_out_of_the_collector(app, client, auth):
     walking a large graph was the recommendation p99); a new stored graph unfreezes first."""
     import gc
 
-    from rollback_advisor.web.app import services
+    from rollback_advisor.web.services import services
 
     with app.app_context():
         svc = services()

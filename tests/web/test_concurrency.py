@@ -7,12 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,34 +20,11 @@ from rollback_advisor.store.service_tables import ServiceTables
 from rollback_advisor.web.credentials import register_hook
 
 from .conftest import SERVER_KEY, sign_own
+from .live_server import children, live_serve
 
 TOTAL = 2000
 UNIQUE = 1500
 THREADS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _children(pid: int) -> set[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return {int(x) for x in path.read_text().split()} if path.exists() else set()
-
-
-def _wait_up(base: str, proc: subprocess.Popen, log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError("server did not come up")
 
 
 @pytest.mark.postgres
@@ -60,25 +33,11 @@ def test_concurrent_deliveries_survive_a_killed_worker(postgres_url, tmp_path):
     hook = register_hook(tables=ServiceTables(store), server_key=SERVER_KEY,
                          base_url="http://x", name="load", source="generic", mapping={},
                          environment=None)
-    config = tmp_path / "config.yaml"
-    config.write_text("server:\n  secret_key: {$env: RA_TEST_KEY}\n", encoding="utf-8")
-    port = _free_port()
-    env = {**os.environ, "RA_TEST_KEY": SERVER_KEY, "ROLLBACK_ADVISOR_DATABASE_URL": postgres_url,
-           "ROLLBACK_ADVISOR_DATA_DIR": str(tmp_path)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([sys.executable, "-m", "rollback_advisor.web.serve_main", "--config",
-                             str(config), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "2", "--threads", "4"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_up(base, proc, tmp_path / "server.log")
-        deadline = time.monotonic() + 10
-        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        workers = _children(proc.pid)
+    with live_serve(postgres_url, tmp_path) as server:
+        base = server.base
+        workers = server.workers(2)
         assert len(workers) == 2
+        proc = server.proc
 
         # delivery i carries event i % UNIQUE: the last 500 are redeliveries of earlier ones
         plan = [i % UNIQUE for i in range(TOTAL)]
@@ -148,14 +107,7 @@ def test_concurrent_deliveries_survive_a_killed_worker(postgres_url, tmp_path):
         assert {f"load:{n}" for n, _ in acked} <= stored_changes
         assert len(stored_changes) == len(keys)  # one change per stored delivery, no more
         # gunicorn's master replaced the killed worker
-        assert len(_children(proc.pid)) == 2 and _children(proc.pid) != workers
+        assert len(children(proc.pid)) == 2 and children(proc.pid) != workers
         print(f"{TOTAL} deliveries in {elapsed:.1f}s, {len(acked)} acknowledged, "
               f"{failed[0]} failed around the kill, {count} stored")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        store.close()
+    store.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rollback_advisor.web.app import services
+from rollback_advisor.web.services import services
 
 from .conftest import SERVER_KEY, assert_canonical_error, dumps, sign_own
 
@@ -299,3 +299,77 @@ def test_metrics_count_ingestion_and_rejections(client, make_hook):
     assert 'rollback_advisor_ingested_events_total{source="generic"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="signature"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="malformed"} 1.0' in text
+
+
+def test_github_delivery_maps_the_repository_by_the_graphs_repo_annotation(app, client,
+                                                                            make_hook):
+    """Issue #10 item 9: a hook delivery names the node the graph's ``repo:`` annotation gives,
+    as ``sync`` does (it used to keep the repository name, ``Hello-World``)."""
+    graph = json.loads(json.dumps(GRAPH_WITH_REPO))
+    with app.app_context():
+        services().store.save_graph(graph)
+    hook = make_hook("github")
+    body = (Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+            "github-webhooks-octokit" / "deployment" / "payload.json").read_bytes()
+    r = client.post(f"/hooks/{hook['id']}", data=body,
+                    headers=github_headers(body, hook["secret"], "deployment", "repo-1"))
+    assert r.status_code == 201, r.get_json()
+    (change_id,) = r.get_json()["changes"]
+    with app.app_context():
+        assert services().store.get_change(change_id).services == ("checkout",)
+
+
+GRAPH_WITH_REPO = {"services": {
+    "checkout": {"depends_on": ["payment"], "repo": "github:CODERTOCAT/hello-world"},  # any case
+    "payment": {},
+}}
+
+
+def test_canonical_event_with_scope_is_stored_with_it(app, client, make_hook):
+    """Issue #7: a canonical (generic) hook event's ``scope`` is kept, values sorted."""
+    hook = make_hook()
+    event = {**EVENT, "id": "ci:checkout:43", "scope": {"region": ["us-east-1", "eu-west-1"],
+                                                       "cell": "7"}}
+    r = post_generic(client, hook, event)
+    assert r.status_code == 201, r.get_json()
+    with app.app_context():
+        change = services().store.get_change("ci:checkout:43")
+    assert change.scope == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
+    bad = post_generic(client, hook, {**event, "id": "ci:checkout:44", "scope": {"region": 1}})
+    assert_canonical_error(bad, 400)
+    assert "scope.region" in bad.get_json()["error"]["message"]
+
+
+def test_environment_map_applies_to_github_deliveries(tmp_path):
+    """Issue #7: the service's ``environment_map`` turns a GitHub environment
+    ``production/us-east-1`` into environment production with scope region us-east-1."""
+    from dataclasses import replace
+
+    from rollback_advisor.environments import environment_rules
+    from rollback_advisor.web import create_app
+    from rollback_advisor.web.credentials import register_hook
+
+    from .conftest import make_settings
+
+    settings = replace(make_settings(tmp_path), environment_map=environment_rules(
+        [{"match": "production/(?P<region>[a-z0-9-]+)", "environment": "production"}]))
+    app = create_app(settings)
+    try:
+        with app.test_request_context():
+            hook = register_hook(tables=services().tables, server_key=SERVER_KEY,
+                                 base_url="http://localhost", name="gh", source="github",
+                                 mapping={}, environment=None)
+        payload = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+                              "github-webhooks-octokit" / "deployment" /
+                              "payload.json").read_text())
+        payload["deployment"]["environment"] = "production/us-east-1"
+        body = dumps(payload)
+        r = app.test_client().post(f"/hooks/{hook['id']}", data=body, headers=github_headers(
+            body, hook["secret"], "deployment", "env-1"))
+        assert r.status_code == 201, r.get_json()
+        with app.app_context():
+            change = services().store.get_change(r.get_json()["changes"][0])
+        assert (change.environment, change.scope) == ("production",
+                                                      {"region": ("us-east-1",)})
+    finally:
+        app.extensions["rollback_advisor"].store.close()

@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 
 from rollback_advisor.models import change_from_dict  # noqa: E402
 from rollback_advisor.web import create_app  # noqa: E402
-from rollback_advisor.web.app import services  # noqa: E402
 from rollback_advisor.web.credentials import create_token  # noqa: E402
+from rollback_advisor.web.services import services  # noqa: E402
 
 from .conftest import CHANGES, GRAPH, make_settings  # noqa: E402
 

@@ -66,3 +66,35 @@ def test_replay_corrects_then_changes_nothing(runner, tmp_path):  # noqa: F811
     assert text.splitlines()[-1].startswith("replayed 3 deliveries: 0 changes inserted, "
                                             "0 updated")
     store.close()
+
+
+def test_replay_builds_the_hook_path_context(app, client, make_hook):
+    """A GitHub delivery mapped by the graph's repo: annotation replays to exactly what the
+    hook stored: the replay's parser context is the hook path's (hooks.hook_context)."""
+    from pathlib import Path
+
+    from rollback_advisor.web.hooks import hook_context
+    from rollback_advisor.web.replay import replay
+    from rollback_advisor.web.services import services
+
+    from .conftest import GRAPH
+    from .test_hooks import github_headers
+
+    graph = {"services": {**GRAPH["services"],
+                          "catalog": {"repo": "github:Codertocat/Hello-World"}}}
+    with app.app_context():
+        services().store.save_graph(graph)
+    hook = make_hook("github")
+    body = (Path(__file__).parents[1] / "fixtures/hooks/github-webhooks-octokit/deployment"
+            / "payload.json").read_bytes()
+    r = client.post(f"/hooks/{hook['id']}", data=body,
+                    headers=github_headers(body, hook["secret"], "deployment", "g-1"))
+    assert r.status_code == 201, r.get_json()
+    (change_id,) = r.get_json()["changes"]
+    with app.app_context():
+        svc = services()
+        assert svc.store.get_change(change_id).services == ("catalog",)
+        report = replay(svc.tables, lambda h: hook_context(h, svc.settings,
+                                                           lambda: svc.advisor().graph()))
+        assert (report.deliveries, report.updated, report.unchanged) == (1, 0, 1)
+        assert svc.store.get_change(change_id).services == ("catalog",)

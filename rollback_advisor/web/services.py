@@ -1,0 +1,164 @@
+"""The per-app services the views use (store, tables, advisor, metrics), kept in
+``app.extensions``: no module globals.
+
+Like flaskr's ``db.py``: the blueprints import ``services()`` from here and the factory
+(``app.py``) imports the blueprints, so nothing imports the factory back and the web modules
+form no import circle (tests/meta checks it).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from ..advisor import Advice, Advisor
+from ..config import Settings
+from ..errors import InvalidInput
+from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
+from ..models import MAX_LENGTHS, Incident, check_text, scope_from_dict
+from ..store import Store
+from ..store.schema import graphs
+from ..store.service_tables import HookRecord, ServiceTables
+from ..timeutil import parse_duration, parse_when, utc_now
+from .errors import NotConfigured
+from .metrics import Metrics
+from .server_key import server_key
+
+EXTENSION = "rollback_advisor"
+HOOK_CACHE_SECONDS = 2.0
+
+
+@dataclass
+class Services:
+    """What the views need, built once per app (so once per gunicorn worker, after fork)."""
+
+    settings: Settings
+    store: Store
+    tables: ServiceTables
+    metrics: Metrics
+    # Set by ``serve`` in each worker (one app per process): see ``_freeze_heap``.
+    freeze_heap: bool = False
+    _advisor: Advisor | None = None
+    _graph_stamp: int | None = None
+    _hooks: dict[str, tuple[float, HookRecord | None]] = field(default_factory=dict)
+    _server_key: str | None = None
+
+    def advisor(self) -> Advisor:
+        """The advisor, rebuilt when another process stored a new graph (``graph load``)."""
+        with self.store.engine.connect() as conn:
+            stamp = conn.execute(select(graphs.c.updated_us).where(graphs.c.id == 1)).scalar()
+        if self._advisor is None or stamp != self._graph_stamp:
+            advisor = Advisor(self.store, self.settings)
+            if self.freeze_heap:
+                advisor.graph()  # build it now (NotFound as before when none is stored)
+                _freeze_heap()
+            self._advisor = advisor
+            self._graph_stamp = stamp
+        return self._advisor
+
+    def advise_request(self, data: Mapping[str, Any]) -> Advice:
+        """Advice for the incident a request describes, shared by the API and the slash
+        command: ``target``, ``at``, ``environment``, ``window``, the symptoms and the scope.
+        A JSON body has ``symptoms`` (``[{node, started_at?}]``) and ``scope`` (label -> list
+        of strings); a query string (a MultiDict) repeats ``symptom=NODE[@TIME]`` and
+        ``scope=LABEL=VALUE``, the words of the CLI options. ``window`` overrides the engine's
+        look-back for this call only, on the same graph (no rebuild)."""
+        target = text_field(data, "target", required=True)
+        assert target is not None
+        now = utc_now()
+        at = parse_when(text_field(data, "at") or "now", now, "at")
+        if isinstance(data, MultiDict):
+            symptoms = symptoms_from_texts(data.getlist("symptom"), onset=at, now=now,
+                                           field="symptom")
+            scope = scope_from_texts(data.getlist("scope"), "scope")
+        else:
+            symptoms = symptoms_from_body(data.get("symptoms"), onset=at, now=now)
+            scope = scope_from_dict(data.get("scope"), "scope")
+        advisor = self.advisor()
+        window = text_field(data, "window")
+        if window:
+            engine = replace(self.settings.engine, window=parse_duration(window, "window"))
+            fresh = Advisor(self.store, replace(self.settings, engine=engine))
+            fresh._graph = advisor.graph()
+            advisor = fresh
+        environment = text_field(data, "environment") or self.settings.environment
+        return advisor.advise(Incident(target=target, started_at=at, environment=environment,
+                                       symptoms=symptoms, scope=scope))
+
+    def server_key(self) -> str:
+        """The key hook secrets derive from (``server_key``: made on first use with the
+        embedded store). Without one (PostgreSQL and no server.secret_key, which ``serve``
+        refuses at start) hooks are a feature this server lacks: 404 NotConfigured."""
+        if self._server_key is None:
+            self._server_key = server_key(self.settings)
+        if self._server_key is None:
+            raise NotConfigured("hooks are off: this server has no server.secret_key (needed "
+                                "with PostgreSQL; see docs/service.md)")
+        return self._server_key
+
+    def hook(self, hook_id: str) -> HookRecord | None:
+        """The hook, cached per worker for HOOK_CACHE_SECONDS: saves a query per delivery; a
+        revocation takes effect within that time in every worker."""
+        now = time.monotonic()
+        cached = self._hooks.get(hook_id)
+        if cached is not None and now - cached[0] < HOOK_CACHE_SECONDS:
+            return cached[1]
+        record = self.tables.get_hook(hook_id)
+        if len(self._hooks) > 10_000:
+            self._hooks.clear()
+        self._hooks[hook_id] = (now, record)
+        return record
+
+    def forget_hook(self, hook_id: str) -> None:
+        """Drop this worker's cached copy (after a revocation here; other workers drop theirs
+        within HOOK_CACHE_SECONDS)."""
+        self._hooks.pop(hook_id, None)
+
+    def public_url(self) -> str:
+        server = self.settings.server
+        if server.public_url:
+            return server.public_url.rstrip("/")
+        return request.host_url.rstrip("/") if request else \
+            f"http://{server.host}:{server.port}"
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now (the built graph above all) out of the garbage collector's
+    sight: with a 10,000-service graph a full collection walked it in about 100 ms, and one
+    landed in a few percent of recommendation requests, which was the whole p99. Frozen objects
+    are still freed by reference counting; ``unfreeze`` first hands a replaced graph back to
+    the collector. Only for a process that serves a single app (``serve``'s workers): freezing
+    is process-wide."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def services() -> Services:
+    """This app's services (the app being the one handling the current request)."""
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+# what a change can hold (models.MAX_LENGTHS): a longer target or environment matches nothing
+_MAX_LENGTHS = {"target": MAX_LENGTHS["service"], "service": MAX_LENGTHS["service"],
+                "environment": MAX_LENGTHS["environment"]}
+
+
+def text_field(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
+    """A non-empty string field of a request, stripped and within what the store holds;
+    InvalidInput naming it otherwise."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(key, None, "a non-empty string (required)")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(key, value, "a non-empty string")
+    return check_text(value.strip(), key, _MAX_LENGTHS.get(key))
