@@ -179,7 +179,6 @@ class Store:
         total = ImportResult()
         longest = 0
         for chunk in _chunks(items, CHUNK):
-            chunk = self.classify(chunk, conn)
             rows = {c.id: c for c in chunk}  # last one wins within a chunk
             now = _now_us()
             values = [_row(c, now, owner) for c in rows.values()]
@@ -187,6 +186,15 @@ class Store:
             stmt = self._insert(changes).on_conflict_do_nothing(
                 index_elements=["id"]).returning(changes.c.id)
             inserted = set(conn.execute(stmt, values).scalars())
+            # Classified after the insert, not before: on SQLite the insert opens the
+            # transaction (pysqlite begins at the first write) and takes the write lock, so
+            # the history read cannot change under it. A redeploy inserted as a deploy (rare)
+            # is rewritten in the same transaction, before anyone can read it.
+            given = rows
+            rows = {c.id: c for c in self.classify(list(given.values()), conn)}
+            for i in inserted:
+                if rows[i] is not given[i]:
+                    self._rewrite(conn, rows[i], now, owner, services=False)
             new = [rows[i] for i in inserted]
             if new:
                 conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
@@ -272,12 +280,19 @@ class Store:
         changed = [c for c in mine if current[c.id].doc != _doc(c)
                    and supersedes(_STATUSES[current[c.id].status], current[c.id].at_us, c)]
         for c in changed:
-            row = _row(c, now, owner)
-            conn.execute(update(changes).where(changes.c.id == c.id).values(
-                {k: v for k, v in row.items() if k != "id"}))
-            conn.execute(delete(change_services).where(change_services.c.change_id == c.id))
-            conn.execute(change_services.insert(), _service_rows(c))
+            self._rewrite(conn, c, now, owner)
         return len(changed), len(foreign)
+
+    def _rewrite(self, conn: Connection, change: Change, now: int, owner: str, *,
+                 services: bool = True) -> None:
+        """Replace a stored change's row (and its service rows unless told otherwise)."""
+        row = _row(change, now, owner)
+        conn.execute(update(changes).where(changes.c.id == change.id).values(
+            {k: v for k, v in row.items() if k != "id"}))
+        if services:
+            conn.execute(delete(change_services)
+                         .where(change_services.c.change_id == change.id))
+            conn.execute(change_services.insert(), _service_rows(change))
 
     def _raise_max_rollout(self, conn: Connection, value: int) -> None:
         stmt = self._insert(store_meta).values(key=_MAX_ROLLOUT, value=value)
