@@ -160,3 +160,26 @@ def test_status_updates_apply_in_their_own_time(store: Store, order: list[str],
     assert stored.status.value == final
     assert stored.at.minute == int(next(s for s in reversed(order)
                                         if s.startswith(final)).split("@")[1])
+
+
+def test_github_statuses_apply_in_order_through_the_hook(app, client, make_hook):
+    """deployment (in progress), then success, then a late in-progress status: the change ends
+    succeeded; each GitHub delivery has its own X-GitHub-Delivery (issue #10, item 4)."""
+    hook = make_hook("github", mapping={"Codertocat/Hello-World": "checkout"})
+    body, change_id = _github_failed_deploy()
+    data = json.loads(body)
+    created = json.dumps({k: data[k] for k in ("deployment", "repository", "sender")}
+                         | {"action": "created"}).encode()
+    success = json.loads(body)
+    success["deployment_status"]["state"] = "success"
+    late = json.loads(body)
+    late["deployment_status"]["state"] = "in_progress"
+    for n, (event, payload) in enumerate([("deployment", created),
+                                          ("deployment_status", json.dumps(success).encode()),
+                                          ("deployment_status", json.dumps(late).encode())]):
+        r = client.post(f"/hooks/{hook['id']}", data=payload,
+                        headers=github_headers(payload, hook["secret"], event, f"g-{n}"))
+        assert r.status_code == 201, r.get_json()
+        if n == 0:
+            assert _change(app, change_id).status.value == "in_progress"
+    assert _change(app, change_id).status.value == "succeeded"
