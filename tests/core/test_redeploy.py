@@ -87,6 +87,7 @@ def test_store_classifies_on_every_path(store: Store) -> None:
 
 
 def test_migration_0007_fills_versions(tmp_path: Any) -> None:
+    import dataclasses
     import json
 
     from sqlalchemy import select, text
@@ -97,7 +98,8 @@ def test_migration_0007_fills_versions(tmp_path: Any) -> None:
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     with at_revision(url, "0006") as conn:
-        for change in (deploy(1, "v1", 0), deploy(2, "v2", 10)):
+        too_long = dataclasses.replace(deploy(4, "v4", 15), version="v" * 300)
+        for change in (deploy(1, "v1", 0), deploy(2, "v2", 10), too_long):
             conn.execute(text(
                 "INSERT INTO changes (id, kind, environment, at_us, start_us, status, "
                 "is_global, doc, ingested_us, services, destructive) VALUES (:id, 'deploy', "
@@ -110,7 +112,7 @@ def test_migration_0007_fills_versions(tmp_path: Any) -> None:
     store = Store(url)
     with store.engine.connect() as conn:
         assert dict(conn.execute(select(changes.c.id, changes.c.version)).all()) == {
-            "d1": "v1", "d2": "v2"}
+            "d1": "v1", "d2": "v2", "d4": None}  # too long for the column: left out
     store.add_changes([deploy(3, "v1", 20)])  # the filled versions serve the rule at once
     assert store.get_change("d3").kind is ChangeKind.ROLLBACK
     store.close()

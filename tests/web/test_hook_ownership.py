@@ -128,8 +128,11 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
     url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
            else request.getfixturevalue("postgres_url"))
     with at_revision(url, "0004") as conn:
-        for i, details in enumerate([{"delivery": {"hook": "h1", "delivery_key": "k"}}, {}]):
+        for i, details in enumerate([{"delivery": {"hook": "h1", "delivery_key": "k"}}, {},
+                                     {"delivery": {"hook": "h2", "delivery_key": "n"}}]):
             doc = _make(id=f"c{i}", details=details).to_dict()
+            if i == 2:  # a NUL that older versions stored (PostgreSQL's JSONB refuses it)
+                doc["summary"] = "a\x00b"
             conn.execute(text(
                 "INSERT INTO changes (id, kind, environment, at_us, start_us, status, "
                 "is_global, doc, ingested_us, services, destructive) VALUES "
@@ -139,7 +142,7 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
     with s.engine.connect() as conn:
         owners = dict(conn.execute(select(changes.c.id, changes.c.owner)).all())
     s.close()
-    assert owners == {"c0": "hook:h1", "c1": None}
+    assert owners == {"c0": "hook:h1", "c1": None, "c2": "hook:h2"}
     assert may_update(None, "sync:github") and not may_update(None, "hook:h2")
 
 

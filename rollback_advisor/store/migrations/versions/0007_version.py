@@ -31,7 +31,9 @@ def upgrade() -> None:
         version=sa.bindparam("v"))
     for chunk in pages(bind, table.c.id, table.c.doc, start=""):
         rows = [{"change_id": i, "v": json.loads(doc).get("version")} for i, doc in chunk]
-        rows = [r for r in rows if r["v"] is not None]
+        # a version the column cannot hold (stored before the limit) stays out of the rule
+        rows = [r for r in rows if isinstance(r["v"], str) and len(r["v"]) <= 256
+                and "\x00" not in r["v"]]
         if rows:
             bind.execute(stmt, rows)
     op.create_index("ix_changes_version", "changes", ["version"])
