@@ -259,6 +259,9 @@ def scope_from_dict(value: object, field: str = "scope") -> Scope | None:
         if (not isinstance(values, list | tuple) or not values
                 or not all(isinstance(v, str) and v.strip() for v in values)):
             raise InvalidInput(f"{field}.{label}", values, "a non-empty list of non-empty strings")
+        check_text(label, field)
+        for item in values:
+            check_text(item, f"{field}.{label}")
         out[label] = tuple(sorted(set(values)))
     return dict(sorted(out.items())) or None
 
@@ -354,6 +357,7 @@ def symptoms_from_list(value: object, field: str = "symptoms", *,
         node = item.get("node")
         if not isinstance(node, str) or not node.strip():
             raise InvalidInput(f"{where}.node", node, "a node or endpoint name")
+        check_text(node, f"{where}.node", MAX_LENGTHS["service"])
         if item.get("started_at") is None and default_onset is not None:
             at = default_onset
         else:
