@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from ..errors import StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
+from .write_lock import write_lock
 
 DEFAULT_FILE = "rollback-advisor.db"
 CHUNK = 1000
@@ -111,10 +111,9 @@ class Store:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
-        # SQLite has one writer at a time: writers of this process take turns here rather
-        # than in SQLite's busy handler, which sleeps in C and so stalls a gevent worker
-        # whole (hook deliveries on SQLite fell from 335 to 130/s). PostgreSQL: no lock.
-        self.write_lock: Any = threading.Lock() if self.dialect == "sqlite" else _NoLock()
+        # SQLite has one writer at a time: the service's writers take turns on this lock
+        # rather than in SQLite's busy handler, which stalls a gevent worker (write_lock.py).
+        self.write_lock = write_lock(self.dialect, parsed.database)
         from .migrate import upgrade
 
         try:
@@ -344,14 +343,6 @@ def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
     finally:
         cursor.close()
-
-
-class _NoLock:
-    def acquire(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
 
 
 def _private_sqlite_file(path: Path) -> None:

@@ -230,3 +230,29 @@ def test_sqlite_writers_of_a_process_take_turns(tmp_path: Path) -> None:
     assert s.write_lock.acquire(blocking=False)
     s.write_lock.release()
     s.close()
+
+
+def test_sqlite_write_lock_holds_across_processes(tmp_path: Path) -> None:
+    """Two gevent workers are two processes: while one holds the write lock the other cannot
+    take it (it polls, yielding, instead of sleeping in SQLite's busy handler)."""
+    import subprocess
+    import sys
+
+    s = open_store(None, tmp_path)
+    probe = ("import sys\nfrom pathlib import Path\n"
+             "from rollback_advisor.store.write_lock import SQLiteWriteLock\n"
+             "lock = SQLiteWriteLock(Path(sys.argv[1]))\n"
+             "print(lock.acquire(blocking=False))\n")
+    database = str(tmp_path / "rollback-advisor.db")
+
+    def other_process_gets_it() -> str:
+        return subprocess.run([sys.executable, "-c", probe, database], capture_output=True,
+                              text=True, timeout=60, check=True).stdout.strip()
+
+    assert s.write_lock.acquire()
+    try:
+        assert other_process_gets_it() == "False"
+    finally:
+        s.write_lock.release()
+    assert other_process_gets_it() == "True"
+    s.close()
