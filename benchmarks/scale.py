@@ -6,6 +6,9 @@ Prints figures, asserts nothing (speed is measured here, never in the test suite
 - the floor measured in the same run: the store's window query (the one the recommendation
   path runs: every candidate of the 24 h window, as the engine's light rows) plus one graph
   traversal for the same incidents, and the ratio of p50/p99 to it;
+- the same with three symptoms and a scope (the richer incidents of DESIGN §3): symptoms drawn
+  from the target's dependencies, the failing region from six, every change scoped to a region
+  (or unknown, one in five);
 - peak Python memory (tracemalloc) of the query phase with only the recent month stored and
   again after the older changes are added, to show memory does not grow with changes outside
   the window; and the process's peak RSS.
@@ -34,12 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rollback_advisor.advisor import Advisor  # noqa: E402
 from rollback_advisor.config import Settings  # noqa: E402
-from rollback_advisor.models import Change, ChangeKind, ChangeStatus, Incident  # noqa: E402
+from rollback_advisor.models import (  # noqa: E402
+    Change,
+    ChangeKind,
+    ChangeStatus,
+    Incident,
+    Symptom,
+)
 from rollback_advisor.store import open_store  # noqa: E402
 
 END = datetime(2026, 11, 20, tzinfo=UTC)
 SPAN = timedelta(days=365)
 RECENT = timedelta(days=30)
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1", "sa-east-1"]
 KINDS = [ChangeKind.DEPLOY] * 6 + [ChangeKind.CONFIG] * 2 + [
     ChangeKind.FEATURE_FLAG, ChangeKind.MIGRATION, ChangeKind.INFRASTRUCTURE]
 
@@ -73,8 +83,10 @@ def changes(n: int, names: list[str], start: datetime, span: timedelta, rng: ran
     for i in range(n):
         at = start + timedelta(seconds=rng.random() * seconds)
         kind = rng.choice(KINDS)
+        region = rng.choice(REGIONS + [None])
         yield Change(id=f"{prefix}:{i}", kind=kind, services=(rng.choice(names),), at=at,
                      version=f"v{i}", previous_version=f"v{i - 1}",
+                     scope={"region": (region,)} if region else None,
                      status=ChangeStatus.FAILED if rng.random() < 0.02 else
                      ChangeStatus.SUCCEEDED, summary=f"{kind.value} #{i}", source="bench")
 
@@ -84,8 +96,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def query_phase(advisor: Advisor, targets: list[str], queries: int, rng: random.Random
-                ) -> tuple[list[float], list[float], int, int]:
+def query_phase(advisor: Advisor, targets: list[str], queries: int, rng: random.Random,
+                symptoms: int = 0) -> tuple[list[float], list[float], int, int]:
     """Time advise() and the floor on the same incidents, interleaved; return ms lists, then
     the peak traced memory of a separate, shorter pass (tracemalloc slows every allocation
     several times over, so it must not run while latency is measured)."""
@@ -95,7 +107,15 @@ def query_phase(advisor: Advisor, targets: list[str], queries: int, rng: random.
 
     def incident() -> Incident:
         onset = END - timedelta(seconds=rng.random() * RECENT.total_seconds() * 0.9)
-        return Incident(target=rng.choice(targets), started_at=onset)
+        target = rng.choice(targets)
+        if not symptoms:
+            return Incident(target=target, started_at=onset)
+        deps = sorted(graph.reach_from(graph.resolve(target)))
+        failing = rng.sample(deps, k=min(symptoms, len(deps)))
+        return Incident(target=target, started_at=onset,
+                        symptoms=tuple(Symptom(n, onset - timedelta(minutes=rng.randint(0, 5)))
+                                       for n in failing),
+                        scope={"region": (rng.choice(REGIONS),)})
 
     def cold() -> None:
         graph._reach_cache.clear()
@@ -127,6 +147,16 @@ def query_phase(advisor: Advisor, targets: list[str], queries: int, rng: random.
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return full, floor, peak, candidates // max(queries, 1)
+
+
+def report(label: str, full: list[float], floor: list[float]) -> None:
+    p50, p99 = percentile(full, 0.50), percentile(full, 0.99)
+    f50, f99 = percentile(floor, 0.50), percentile(floor, 0.99)
+    print(f"{label}: recommend latency p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+          "(target p99 <= 50 ms)")
+    print(f"  floor (window query + one traversal): p50 {f50:.1f} ms, p99 {f99:.1f} ms")
+    print(f"  ratio to floor: p50 {p50 / f50:.2f}, p99 {p99 / f99:.2f}, "
+          f"mean {statistics.mean(full) / statistics.mean(floor):.2f} (target <= 2)")
 
 
 def main() -> None:
@@ -178,14 +208,11 @@ def main() -> None:
     print(f"import: {older_n:,} older changes at {rate_older:,.0f}/s "
           f"(total stored {store.count_changes():,})")
     full, floor, peak, per_query = query_phase(advisor, targets, args.queries, rng)
-    p50, p99 = percentile(full, 0.50), percentile(full, 0.99)
-    f50, f99 = percentile(floor, 0.50), percentile(floor, 0.99)
     print(f"queries: {args.queries} recommend() calls, ~{per_query:,} candidate changes each "
           f"(24 h window)")
-    print(f"recommend latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 50 ms)")
-    print(f"floor (window query + one traversal): p50 {f50:.1f} ms, p99 {f99:.1f} ms")
-    print(f"ratio to floor: p50 {p50 / f50:.2f}, p99 {p99 / f99:.2f}, "
-          f"mean {statistics.mean(full) / statistics.mean(floor):.2f} (target <= 2)")
+    report("target only", full, floor)
+    rich, rich_floor, _, _ = query_phase(advisor, targets, args.queries, rng, symptoms=3)
+    report("3 symptoms and a scope", rich, rich_floor)
     print(f"query-phase peak Python memory: {small[2] / 2**20:.1f} MiB with "
           f"{recent_n:,} stored, {peak / 2**20:.1f} MiB with {store.count_changes():,} stored")
     print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollback_advisor.environments import EnvironmentRules
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.timeutil import utc_now
 
@@ -70,10 +71,12 @@ class ConnectorContext:
     """What a connector may need besides its own section, injected so tests stay offline.
 
     ``repo_map`` maps ``github:owner/name`` / ``gitlab:group/project`` to a graph node (the
-    graph's ``repo:`` annotations). ``sleep`` is what rate-limit and retry waits call; ``now``
-    is the clock for look-back windows; ``clients`` holds vendor clients by section name
+    graph's ``repo:`` annotations, keys casefolded as ``DependencyGraph.repo_map`` gives them).
+    ``sleep`` is what rate-limit and retry waits call; ``now`` is the clock for look-back
+    windows; ``clients`` holds vendor clients by section name
     (``{"github": Github(...)}``) that replace the ones a connector would build; ``warn``
-    receives one-line messages such as a skipped connector.
+    receives one-line messages such as a skipped connector; ``environments`` are the
+    ``environment_map`` rules (vendor environment name -> environment + scope).
     """
 
     repo_map: Mapping[str, str] = field(default_factory=dict)
@@ -81,6 +84,7 @@ class ConnectorContext:
     now: Callable[[], datetime] = utc_now
     clients: Mapping[str, Any] = field(default_factory=dict)
     warn: Callable[[str], None] = lambda message: None
+    environments: EnvironmentRules = field(default_factory=EnvironmentRules)
 
 
 def is_enabled(name: str, section: Mapping[str, Any]) -> bool | None:

@@ -17,15 +17,19 @@ row. Cost of a sync with nothing new: one request per repository (plus one per r
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
-from rollback_advisor.timeutil import format_utc
+from rollback_advisor.errors import InvalidInput
+from rollback_advisor.models import Change, ChangeStatus
+from rollback_advisor.timeutil import format_utc, parse_rfc3339
 
 from .base import Batch, ConnectorUnavailable, Cursor, Progress
+from .objects import Target
+from .objects import github as objects_github
 from .vcs.common import (
     REPO_PATH,
     BatchBuffer,
@@ -34,18 +38,16 @@ from .vcs.common import (
     VcsConfig,
     VcsConnector,
     VendorErrors,
-    as_utc,
     fetch_each,
     first_line,
     migration_files,
     pull_request_numbers,
-    service_for,
 )
 
 try:
     import github
-    from github import Auth, GithubException, GithubRetry
-    from github.GithubObject import NotSet
+    from github import Auth, Consts, GithubException, GithubRetry
+    from github.PaginatedList import PaginatedList
 except ImportError as exc:  # pragma: no cover - exercised through the registry tests
     raise ConnectorUnavailable("PyGithub is not installed: pip install 'PyGithub>=2.1,<3'",
                                library="PyGithub") from exc
@@ -56,9 +58,6 @@ if TYPE_CHECKING:
 SOURCE = "github"
 KEYS = ("base_url", "token", "repos", "environments", "map", "per_page", "releases", "compare",
         "lookback", "timeout", "max_wait", "retries", "ssl_verify", "batch_size")
-SUCCEEDED = {"success": ChangeStatus.SUCCEEDED, "inactive": ChangeStatus.SUCCEEDED}
-FAILED = {"failure", "error"}
-IN_PROGRESS = {"in_progress", "queued", "pending"}
 PENDING_LIMIT = 200  # unfinished deployments re-checked per repository; beyond: dropped, noted
 
 
@@ -162,6 +161,37 @@ class GitHubConnector(VcsConnector):
                                    progress).run())
 
 
+class _Json(dict[str, Any]):
+    """A list item as the plain JSON object the list response carried.
+
+    PyGithub's own objects complete themselves lazily: reading an attribute the list item lacks
+    (or ``raw_data``, which always completes a partial object) fetches the object's own ``url``:
+    one more request per object, and a 404 there (a proxy or fake serving lists only) failed the
+    whole sync (PyGithub issues #2202 and #1316: list items are never marked complete). A plain
+    dict never asks for more; PyGithub still pages, retries and reports errors for us.
+    """
+
+    def __init__(self, requester: Any, headers: Any, attributes: dict[str, Any]) -> None:
+        super().__init__(attributes)
+
+
+def _listing(client: github.Github, url: str, params: dict[str, Any] | None = None,
+             accept: str | None = None) -> PaginatedList[_Json]:  # type: ignore[type-var]
+    # PaginatedList only calls contentClass(requester, headers, attributes) on each item; its
+    # type hints ask for a GithubObject, which is exactly what must not be built here.
+    return PaginatedList(_Json, client.requester, url, params,  # type: ignore[type-var]
+                         headers={"Accept": accept} if accept else None)
+
+
+DEPLOYMENT_ACCEPT = ", ".join([Consts.deploymentEnhancementsPreview,
+                               Consts.deploymentStatusEnhancementsPreview])
+# Details the normaliser writes (the rest of an old pending change document is sync's own).
+_NORMALISED = frozenset({"deployment_id", "sha", "ref", "task", "state", "description"})
+# What a pending deployment keeps in the cursor: the fields the normaliser reads.
+_KEPT = ("id", "sha", "ref", "task", "environment", "description", "created_at", "creator",
+         "repository_url", "url", "production_environment")
+
+
 class _RepoSync(BatchBuffer):
     """One repository's pass: new deployments, pending ones, releases."""
 
@@ -173,8 +203,13 @@ class _RepoSync(BatchBuffer):
         self.repo_name = repo
         self.rs = repo_state
         self.progress = progress
-        self.repo = connector.client.get_repo(repo)
+        self.repo = connector.client.get_repo(repo)  # lazy: no request
+        self.api = self.repo.url
         self.full_name: str = repo_state.get("full_name", repo)
+        self.target = Target(source=connector.name, mapping=self.cfg.map,
+                             repo_map=connector.context.repo_map,
+                             environments=connector.context.environments,
+                             default_environment=self.cfg.environments[0])
 
     def run(self) -> Iterator[Batch]:
         yield from self.pending()
@@ -191,79 +226,69 @@ class _RepoSync(BatchBuffer):
         envs = self.cfg.environments
         # One environment: let the server filter. Several: one unfiltered list, so that a sync
         # with nothing new still costs a single request per repository.
-        listing = self.repo.get_deployments(environment=envs[0] if len(envs) == 1 else NotSet)
+        query = {"environment": envs[0]} if len(envs) == 1 else None
         new = []
-        for d in listing:
-            if last_id is not None and d.id <= last_id:
+        for d in _listing(self.c.client, f"{self.api}/deployments", query, DEPLOYMENT_ACCEPT):
+            deployment_id = _int(d, "id")
+            if last_id is not None and deployment_id <= last_id:
                 break
-            if last_id is None and as_utc(d.created_at) < cutoff:  # type: ignore[operator]
+            if last_id is None and parse_rfc3339(d.get("created_at"), "created_at") < cutoff:
                 break
             new.append(d)
         if not new:
             return
         self.progress(f"github {self.repo_name}: {len(new)} new deployment(s)")
         for d in reversed(new):  # oldest first, so that a saved cursor never skips one
-            self.full_name = _full_name(d.repository_url, self.full_name)
+            self.full_name = _full_name(d.get("repository_url"), self.full_name)
             self.rs["full_name"] = self.full_name
             # The cursor moves before the change is handed over: a batch's cursor must cover
             # every change in it, or the last one would be fetched again next time.
-            self.rs["last_deployment_id"] = d.id
-            if d.environment in envs:
-                yield from self.emit(self.deployment_change(d))
-            else:
+            self.rs["last_deployment_id"] = d["id"]
+            change = self.deployment_change(d) if d.get("environment") in envs else None
+            if change is None:
                 self.skipped += 1
+            else:
+                yield from self.emit(change)
 
-    def deployment_change(self, d: Any) -> Change:
-        statuses = list(d.get_statuses())
-        status, at, latest = _status_of(statuses, as_utc(d.created_at))
-        env_state = self.rs.setdefault("environments", {}).setdefault(d.environment, {})
-        prev_sha = env_state.get("success_sha")
-        details: dict[str, Any] = {
-            "deployment_id": d.id, "sha": d.sha, "ref": d.ref, "task": d.task,
-            "state": latest.state if latest else None,
-        }
-        if d.description:
-            details["description"] = d.description
-        if prev_sha:
-            details["previous_ref"] = env_state.get("success_ref")
-        if self.cfg.compare and prev_sha and prev_sha != d.sha:
-            details.update(self.shipped(prev_sha, d.sha))
-        change = self.build(d, status, at, prev_sha, details, latest)
-        if status is ChangeStatus.SUCCEEDED and d.id > env_state.get("success_id", 0):
-            env_state.update(success_id=d.id, success_sha=d.sha, success_ref=d.ref)
-        if status is ChangeStatus.IN_PROGRESS:
-            self.remember_pending(d.id, change)
+    def statuses(self, d: Mapping[str, Any]) -> list[_Json]:
+        """All statuses of deployment ``d``, under its own ``url`` as PyGithub asks (else the
+        documented address): one request for up to ``per_page`` statuses."""
+        own = d.get("url")
+        url = f"{own}/statuses" if own else f"{self.api}/deployments/{d['id']}/statuses"
+        return list(_listing(self.c.client, str(url), accept=DEPLOYMENT_ACCEPT))
+
+    def deployment_change(self, d: Mapping[str, Any], statuses: list[_Json] | None = None,
+                          known: Mapping[str, Any] | None = None) -> Change | None:
+        """The normalised change (``connectors.objects.github``, as the webhook makes it) plus
+        what only sync knows: the version live before, and what the deploy shipped (``known``
+        when a pending deployment was worked out at the last sync)."""
+        if statuses is None:
+            statuses = self.statuses(d)
+        change, _ = objects_github.deployment_change(self.full_name, d, statuses, self.target)
+        if change is None:
+            return None
+        env_state = self.rs.setdefault("environments", {}).setdefault(d["environment"], {})
+        if known is None:
+            known = {"previous_version": env_state.get("success_sha"), "details": {}}
+            prev_sha = known["previous_version"]
+            if prev_sha:
+                known["details"]["previous_ref"] = env_state.get("success_ref")
+            if self.cfg.compare and prev_sha and prev_sha != d.get("sha"):
+                known["details"].update(self.shipped(prev_sha, d["sha"]))
+        if known["previous_version"] or known["details"]:
+            change = dataclasses.replace(change, previous_version=known["previous_version"],
+                                         details={**change.details, **known["details"]})
+        if change.status is ChangeStatus.SUCCEEDED and d["id"] > env_state.get("success_id", 0):
+            env_state.update(success_id=d["id"], success_sha=d.get("sha"),
+                             success_ref=d.get("ref"))
+        if change.status is ChangeStatus.IN_PROGRESS:
+            self.remember_pending(d, known)
         return change
-
-    def build(self, d: Any, status: ChangeStatus, at: datetime, prev_sha: str | None,
-              details: dict[str, Any], latest: Any) -> Change:
-        created = as_utc(d.created_at)
-        ref = d.ref if d.ref != d.sha else d.sha[:7]
-        verb = {"succeeded": "deployed", "failed": "failed to deploy",
-                "in_progress": "deploying"}[status.value]
-        summary = f"{verb} {ref} ({d.sha[:7]}) to {d.environment}"
-        if d.description:
-            summary += f": {first_line(d.description, 120)}"
-        url = None
-        if latest is not None:
-            url = latest.log_url or latest.target_url or latest.environment_url
-        doc: dict[str, Any] = {
-            "id": f"github:{self.full_name}:deployment:{d.id}", "kind": ChangeKind.DEPLOY.value,
-            "service": self.service(), "environment": d.environment, "at": format_utc(at),
-            "started_at": format_utc(created) if created and created <= at else None,
-            "version": d.sha, "previous_version": prev_sha, "status": status.value,
-            "summary": summary, "author": d.creator.login if d.creator else None,
-            "url": url, "source": self.c.name, "details": details,
-        }
-        return change_from_dict({k: v for k, v in doc.items() if v is not None})
-
-    def service(self) -> str:
-        return service_for("github", self.full_name, self.cfg.map, self.c.context.repo_map)
 
     def shipped(self, base: str, head: str) -> dict[str, Any]:
         """Commits, pull requests and files between two deployments: one compare request."""
         comparison = self.repo.compare(base, head)
-        data = comparison.raw_data
+        data = comparison.raw_data  # completing this lazy object *is* the compare request
         commits = data.get("commits") or []
         files = [f["filename"] for f in data.get("files") or [] if f.get("filename")]
         out: dict[str, Any] = {
@@ -281,9 +306,10 @@ class _RepoSync(BatchBuffer):
 
     # -- deployments that were unfinished at the last sync ----------------------------------
 
-    def remember_pending(self, deployment_id: int, change: Change) -> None:
+    def remember_pending(self, d: Mapping[str, Any], known: Mapping[str, Any]) -> None:
         pending = self.rs.setdefault("pending", {})
-        pending[str(deployment_id)] = change.to_dict()
+        pending[str(d["id"])] = {"deployment": {k: d[k] for k in _KEPT if d.get(k) is not None},
+                                 "known": dict(known)}
         if len(pending) > PENDING_LIMIT:
             oldest = min(pending, key=int)
             del pending[oldest]
@@ -291,35 +317,32 @@ class _RepoSync(BatchBuffer):
                               " (too many unfinished)")
 
     def pending(self) -> Iterator[Batch]:
+        """Deployments in progress at the last sync: one status request each. The cursor keeps
+        each as listed; an entry an older version kept (a change document) costs one request
+        for the deployment, once."""
         pending: dict[str, Any] = self.rs.get("pending") or {}
         cutoff = self.c.context.now() - self.cfg.lookback
         for key in sorted(pending, key=int):
-            doc = pending[key]
-            statuses = list(self.repo.get_deployment(int(key)).get_statuses())
-            old = change_from_dict(doc)
-            status, at, latest = _status_of(statuses, old.started_at or old.at)
-            if status is ChangeStatus.IN_PROGRESS:
-                if old.at < cutoff:
+            entry = pending.pop(key)
+            if "deployment" in entry:
+                d, known = entry["deployment"], entry["known"]
+            else:  # a change document, as the cursor kept it before
+                _, d = self.c.client.requester.requestJsonAndCheck(
+                    "GET", f"{self.api}/deployments/{int(key)}",
+                    headers={"Accept": DEPLOYMENT_ACCEPT})
+                details = {k: v for k, v in (entry.get("details") or {}).items()
+                           if k not in _NORMALISED}
+                known = {"previous_version": entry.get("previous_version"), "details": details}
+            change = self.deployment_change(d, self.statuses(d), known)
+            if change is None:
+                continue
+            if change.status is ChangeStatus.IN_PROGRESS:  # deployment_change kept it pending
+                if change.at < cutoff:
                     del pending[key]
                     self.notes.append(f"github {self.repo_name}: deployment {key} unfinished "
                                       f"after {self.cfg.lookback}; no longer followed")
                 continue
-            del pending[key]
-            doc = dict(doc, status=status.value, at=format_utc(at))
-            doc["details"] = dict(doc.get("details") or {},
-                                  state=latest.state if latest else None)
-            if latest is not None and (latest.log_url or latest.target_url):
-                doc["url"] = latest.log_url or latest.target_url
-            doc["summary"] = doc.get("summary", "").replace(
-                "deploying", "deployed" if status is ChangeStatus.SUCCEEDED
-                else "failed to deploy", 1)
-            env_state = self.rs.setdefault("environments", {}).setdefault(
-                doc["environment"], {})
-            if status is ChangeStatus.SUCCEEDED and int(key) > env_state.get("success_id", 0):
-                details = doc["details"]
-                env_state.update(success_id=int(key), success_sha=details.get("sha"),
-                                 success_ref=details.get("ref"))
-            yield from self.emit(change_from_dict(doc))
+            yield from self.emit(change)
 
     # -- releases ---------------------------------------------------------------------------
 
@@ -330,55 +353,30 @@ class _RepoSync(BatchBuffer):
         last_id = self.rs.get("last_release_id")
         cutoff = self.c.context.now() - self.cfg.lookback
         new = []
-        for r in self.repo.get_releases():
-            if last_id is not None and r.id <= last_id:
+        for r in _listing(self.c.client, f"{self.api}/releases"):
+            if last_id is not None and _int(r, "id") <= last_id:
                 break
-            published = as_utc(r.published_at)
-            if last_id is None and published is not None and published < cutoff:
+            published = r.get("published_at")
+            if last_id is None and published and parse_rfc3339(
+                    published, "published_at") < cutoff:
                 break
             new.append(r)
         for r in reversed(new):
-            self.rs["last_release_id"] = max(r.id, self.rs.get("last_release_id") or 0)
-            self.full_name = _full_name(r.url.split("/releases/")[0], self.full_name)
-            if r.draft or r.published_at is None:
+            self.rs["last_release_id"] = max(r["id"], self.rs.get("last_release_id") or 0)
+            self.full_name = _full_name(str(r.get("url") or "").split("/releases/")[0],
+                                        self.full_name)
+            change, _ = objects_github.release_change(self.full_name, r, self.target)
+            if change is None:
                 self.skipped += 1
-                continue
-            doc = {
-                "id": f"github:{self.full_name}:release:{r.id}", "kind": "deploy",
-                "service": self.service(), "environment": self.cfg.environments[0],
-                "at": format_utc(as_utc(r.published_at)),  # type: ignore[arg-type]
-                "version": r.tag_name, "status": "succeeded",
-                "summary": f"released {r.tag_name}" + (f": {r.name}" if r.name else ""),
-                "author": r.author.login if r.author else None, "url": r.html_url,
-                "source": self.c.name,
-                "details": {"release": {"id": r.id, "tag": r.tag_name, "name": r.name,
-                                        "prerelease": r.prerelease,
-                                        "target_commitish": r.target_commitish}},
-            }
-            yield from self.emit(change_from_dict({k: v for k, v in doc.items()
-                                                   if v is not None}))
+            else:
+                yield from self.emit(change)
 
 
-def _status_of(statuses: list[Any], created: datetime | None
-               ) -> tuple[ChangeStatus, datetime, Any]:
-    """Status, effective time and latest status object of a deployment.
-
-    The latest status decides (statuses arrive newest first, but ordering by time and id does
-    not rely on it). A success is effective at its *first* success status (a later
-    ``inactive`` only means a newer deployment replaced it); no status at all means the
-    deployment was created and nothing reported yet: in progress.
-    """
-    ordered = sorted(statuses, key=lambda s: (as_utc(s.created_at), s.id))
-    if not ordered:
-        return ChangeStatus.IN_PROGRESS, created, None  # type: ignore[return-value]
-    latest = ordered[-1]
-    state = latest.state
-    if state in SUCCEEDED:
-        first = next((s for s in ordered if s.state == "success"), latest)
-        return ChangeStatus.SUCCEEDED, as_utc(first.created_at), latest  # type: ignore[return-value]
-    if state in FAILED:
-        return ChangeStatus.FAILED, as_utc(latest.created_at), latest  # type: ignore[return-value]
-    return ChangeStatus.IN_PROGRESS, as_utc(latest.created_at), latest  # type: ignore[return-value]
+def _int(item: Mapping[str, Any], key: str) -> int:
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(key, value, "a whole number (the object's id)")
+    return value
 
 
 def _commit(c: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,22 +10,26 @@ Upstream API (GitLab.com and self-managed, REST v4):
 - rate limits: https://docs.gitlab.com/ee/administration/settings/user_and_ip_rate_limits.html
 
 One change per deployment, with id ``gitlab:<project path_with_namespace>:deployment:<id>`` (the
-global deployment id, as the deployment webhook's ``deployment_id``), so a hook delivery and a
-later sync upsert one row. Deployments are listed by ``updated_at`` after the cursor, so one
+global deployment id, as the deployment webhook's ``deployment_id``), made by the normaliser the
+webhook uses too (``connectors.objects.gitlab``), so a hook delivery and a later sync upsert one
+row with the same fields. Deployments are listed by ``updated_at`` after the cursor, so one
 request per project finds both new deployments and old ones whose status changed.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from rollback_advisor.models import Change, ChangeKind, ChangeStatus, change_from_dict
+from rollback_advisor.models import Change, ChangeStatus
 from rollback_advisor.timeutil import format_utc, parse_rfc3339
 
 from .base import Batch, ConnectorUnavailable, Cursor, Progress
+from .objects import Target
+from .objects import gitlab as objects_gitlab
 from .vcs.common import (
     REPO_PATH,
     BatchBuffer,
@@ -38,7 +42,6 @@ from .vcs.common import (
     first_line,
     merge_request_numbers,
     migration_files,
-    service_for,
 )
 
 try:
@@ -57,9 +60,6 @@ SOURCE = "gitlab"
 KEYS = ("url", "token", "projects", "environments", "map", "per_page", "releases",
         "merge_requests", "compare", "lookback", "timeout", "max_wait", "retries", "ssl_verify",
         "batch_size")
-STATUS = {"success": ChangeStatus.SUCCEEDED, "failed": ChangeStatus.FAILED,
-          "canceled": ChangeStatus.FAILED, "created": ChangeStatus.IN_PROGRESS,
-          "running": ChangeStatus.IN_PROGRESS, "blocked": ChangeStatus.IN_PROGRESS}
 HISTORY = 20  # successful deployments remembered per environment, to find a previous version
 # Our own urllib3 retry does the waiting (see PacedRetryMixin); python-gitlab's own loop would
 # sleep again with time.sleep, uncapped, so every call turns it off.
@@ -180,13 +180,14 @@ class _ProjectSync(BatchBuffer):
             self.project = gl.projects.get(self.path, **NO_LIBRARY_RETRY)
             self.ps.update(id=self.project.id, path=self.project.path_with_namespace)
         self.full_path: str = self.ps.get("path", self.path)
+        self.target = Target(source=self.c.name, mapping=self.cfg.map,
+                             repo_map=self.c.context.repo_map,
+                             environments=self.c.context.environments,
+                             default_environment=self.cfg.environments[0])
         yield from self.deployments()
         if self.cfg.releases:
             yield from self.releases()
         yield from self.rest()
-
-    def service(self) -> str:
-        return service_for("gitlab", self.full_path, self.cfg.map, self.c.context.repo_map)
 
     # -- deployments ------------------------------------------------------------------------
 
@@ -222,54 +223,39 @@ class _ProjectSync(BatchBuffer):
             self.progress(f"gitlab {self.path}: {count} new or updated deployment(s)")
 
     def deployment_change(self, d: Any, a: Mapping[str, Any]) -> Change | None:
-        status = STATUS.get(a.get("status", ""))
-        job = a.get("deployable") or {}
-        if status is None or (a.get("status") == "canceled" and not job.get("started_at")):
-            return None  # skipped, or canceled before it ran: nothing reached the environment
+        """The normalised change (``connectors.objects.gitlab``, as the Deployment Hook makes
+        it) plus what only sync knows: the version live before, the merge requests and what
+        the deploy shipped."""
+        facts = objects_gitlab.deployment_from_api(a)
+        if facts is None:
+            return None  # canceled before it ran: nothing reached the environment
+        change, _ = objects_gitlab.deployment_change(self.full_path, facts, self.target)
+        if change is None:
+            return None
         env = a["environment"]["name"]
         history = self.ps.setdefault("environments", {}).setdefault(env, {}).setdefault(
             "successes", [])
         prev = max((h for h in history if h["id"] < a["id"]), key=lambda h: h["id"],
                    default=None)
-        created = parse_rfc3339(a["created_at"], "created_at")
-        if status is ChangeStatus.IN_PROGRESS:
-            at = parse_rfc3339(a["updated_at"], "updated_at")
-        else:
-            finished = job.get("finished_at") or a.get("finished_at") or a["updated_at"]
-            at = parse_rfc3339(finished, "finished_at")
-        started = parse_rfc3339(job["started_at"], "started_at") if job.get(
-            "started_at") else created
         sha, ref = a["sha"], a.get("ref") or a["sha"][:8]
-        details: dict[str, Any] = {"deployment_id": a["id"], "iid": a.get("iid"), "sha": sha,
-                                   "ref": ref, "state": a.get("status")}
+        job = a.get("deployable") or {}
+        extra: dict[str, Any] = {"iid": a.get("iid")}
         if job:
-            details["job"] = {k: job.get(k) for k in ("id", "name", "stage", "status")}
-            if (job.get("pipeline") or {}).get("web_url"):
-                details["pipeline_url"] = job["pipeline"]["web_url"]
+            extra["job"] = {k: job.get(k) for k in ("id", "name", "stage", "status")}
         if prev:
-            details["previous_ref"] = prev.get("ref")
-        if status is ChangeStatus.SUCCEEDED and self.cfg.merge_requests:
-            details["merge_requests"] = self.merge_requests(d)
+            extra["previous_ref"] = prev.get("ref")
+        if change.status is ChangeStatus.SUCCEEDED and self.cfg.merge_requests:
+            extra["merge_requests"] = self.merge_requests(d)
         if self.cfg.compare and prev and prev["sha"] != sha:
-            details.update(self.shipped(prev["sha"], sha))
-        if status is ChangeStatus.SUCCEEDED and not any(h["id"] == a["id"] for h in history):
+            extra.update(self.shipped(prev["sha"], sha))
+        if change.status is ChangeStatus.SUCCEEDED and not any(h["id"] == a["id"]
+                                                               for h in history):
             history.append({"id": a["id"], "sha": sha, "ref": ref})
             history.sort(key=lambda h: h["id"])
             del history[:-HISTORY]
-        verb = {"succeeded": "deployed", "failed": "failed to deploy",
-                "in_progress": "deploying"}[status.value]
-        user = a.get("user") or {}
-        doc: dict[str, Any] = {
-            "id": f"gitlab:{self.full_path}:deployment:{a['id']}",
-            "kind": ChangeKind.DEPLOY.value, "service": self.service(), "environment": env,
-            "at": format_utc(at), "started_at": format_utc(min(started, at)),
-            "version": sha, "previous_version": prev["sha"] if prev else None,
-            "status": status.value, "summary": f"{verb} {ref} ({sha[:8]}) to {env}",
-            "author": user.get("username"), "url": job.get("web_url") or (
-                a.get("environment") or {}).get("external_url"),
-            "source": self.c.name, "details": details,
-        }
-        return change_from_dict({k: v for k, v in doc.items() if v is not None})
+        return dataclasses.replace(
+            change, previous_version=prev["sha"] if prev else None,
+            details={**change.details, **{k: v for k, v in extra.items() if v is not None}})
 
     def merge_requests(self, d: Any) -> list[dict[str, Any]]:
         """Merge requests GitLab links to a successful deployment: one request."""
@@ -285,9 +271,9 @@ class _ProjectSync(BatchBuffer):
 
     def shipped(self, base: str, head: str) -> dict[str, Any]:
         """Commits and files between two deployments: one compare request."""
-        # A dict unless asked to stream (python-gitlab types it dict | Response).
-        data = cast(dict[str, Any],
-                    self.project.repository_compare(base, head, **NO_LIBRARY_RETRY))
+        data = self.project.repository_compare(base, head, **NO_LIBRARY_RETRY)
+        if not isinstance(data, Mapping):  # raw responses are only for streamed downloads
+            raise TypeError("the compare answered no JSON object")
         commits = data.get("commits") or []
         files = [f.get("new_path") or f.get("old_path") for f in data.get("diffs") or []]
         files = [f for f in files if f]
@@ -331,19 +317,11 @@ class _ProjectSync(BatchBuffer):
                 self.ps["released_at"] = a["released_at"]
             seen.add(a["tag_name"])
             self.ps["release_tags"] = sorted(seen)
-            doc = {
-                "id": f"gitlab:{self.full_path}:release:{a['tag_name']}", "kind": "deploy",
-                "service": self.service(), "environment": self.cfg.environments[0],
-                "at": format_utc(when), "version": a["tag_name"], "status": "succeeded",
-                "summary": f"released {a['tag_name']}" + (
-                    f": {a['name']}" if a.get("name") else ""),
-                "author": (a.get("author") or {}).get("username"),
-                "url": (a.get("_links") or {}).get("self"), "source": self.c.name,
-                "details": {"release": {"tag": a["tag_name"], "name": a.get("name"),
-                                        "commit": (a.get("commit") or {}).get("id")}},
-            }
-            yield from self.emit(change_from_dict({k: v for k, v in doc.items()
-                                                   if v is not None}))
+            change, _ = objects_gitlab.release_change(self.full_path, a, self.target)
+            if change is None:
+                self.skipped += 1
+            else:
+                yield from self.emit(change)
 
 
 __all__ = ["GitLabConfig", "GitLabConnector", "GitLabErrors", "PacedRetry", "make_client"]

@@ -80,7 +80,8 @@ def run_sync(store: SyncStore, settings: Settings, *, only: str | None = None,
                           f"(configured: {known})")
     warnings: list[str] = []
     base = context or ConnectorContext()
-    ctx = replace(base, repo_map=base.repo_map or _repo_map(store), warn=warnings.append)
+    ctx = replace(base, repo_map=base.repo_map or _repo_map(store), warn=warnings.append,
+                  environments=base.environments or settings.environment_map)
     reports = []
     for name, section in sections.items():
         if only is not None and name != only:
@@ -122,13 +123,17 @@ def _run_one(store: SyncStore, name: str, section: Mapping[str, Any], only: str 
         report.added += result.inserted
         report.updated += result.updated
         report.unchanged += result.duplicates
-        report.skipped += batch.skipped
-        report.notes.extend(batch.notes)
-        for note in batch.notes:
+        report.skipped += batch.skipped + result.not_owned
+        notes = list(batch.notes)
+        if result.not_owned:
+            notes.append(f"{result.not_owned} change(s) created by another source (a hook or "
+                         "another section) left as stored: only their creator updates them")
+        report.notes.extend(notes)
+        for note in notes:
             progress(f"{name}: {note}")
 
 
-def _repo_map(store: SyncStore) -> dict[str, str]:
+def _repo_map(store: SyncStore) -> Mapping[str, str]:
     """The graph's ``repo:`` annotations, so deploys map to nodes without a ``map:`` key."""
     document = store.load_graph()
     if not document:

@@ -13,6 +13,7 @@ from typing import Any
 from .config import Settings
 from .engine import rank, rank_candidates
 from .errors import NotFound
+from .evidence import failing_services
 from .graph import DependencyGraph
 from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
 from .policy import recommend
@@ -85,11 +86,16 @@ class Advisor:
         graph = self.graph()
         graph.resolve(incident.target)  # fail on a bad target before touching the store
         engine = self.settings.engine
+        earliest = incident.earliest_onset
+        start = earliest - engine.window
         candidates = self.store.window_candidates(
-            start=incident.started_at - engine.window,
-            end=incident.started_at + engine.list_after_onset,
+            start=start, end=incident.started_at + engine.list_after_onset,
             environment=incident.environment)
-        ranking = rank_candidates(candidates, self.store.get_changes, graph, incident, engine)
+        history = self.store.history_candidates(
+            services=failing_services(graph, incident), start=earliest - engine.tail_max,
+            end=start, environment=incident.environment)
+        ranking = rank_candidates([*candidates, *history], self.store.get_changes, graph,
+                                  incident, engine)
 
         def lookup(change: Change) -> Change | None:
             return self.store.previous_change(service=change.services[0], kind=change.kind.value,

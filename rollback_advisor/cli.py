@@ -6,10 +6,12 @@ non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -24,8 +26,9 @@ from .config import Settings, load_settings
 from .errors import AdvisorError, InvalidInput
 from .evaluate import evaluate
 from .graph_import import load_graph_file
+from .incident_input import scope_from_texts, symptoms_from_texts
 from .models import Change, Incident, change_from_dict, dumps
-from .render import advice_json, advice_slack, advice_text, changes_text, suspects_text
+from .render import advice_json, advice_slack, advice_text, changes_text, suspects_report
 from .store import Store, open_store
 from .timeutil import format_utc, parse_duration, parse_when, utc_now
 
@@ -269,39 +272,70 @@ def changes_cmd(service: str | None, since: str | None, until: str | None, kind:
 
 # -- suspects and recommend -------------------------------------------------------------------
 
-def _incident(target: str, at: str, environment: str | None) -> Incident:
-    settings = _app().settings
-    return Incident(target=target, started_at=parse_when(at, utc_now(), "--at"),
-                    environment=environment or settings.environment)
+@dataclass(frozen=True)
+class _Ask:
+    """What ``suspects`` and ``recommend`` share: the incident as typed, and the window."""
+
+    target: str
+    at: str
+    environment: str | None
+    window: str | None
+    symptoms: tuple[str, ...]
+    scope: tuple[str, ...]
+
+    def incident(self, default_environment: str) -> Incident:
+        now = utc_now()
+        onset = parse_when(self.at, now, "--at")
+        return Incident(target=self.target, started_at=onset,
+                        environment=self.environment or default_environment,
+                        symptoms=symptoms_from_texts(self.symptoms, onset=onset, now=now,
+                                                     field="--symptom"),
+                        scope=scope_from_texts(self.scope, "--scope"))
 
 
-def _advise(target: str, at: str, environment: str | None, window: str | None) -> Advice:
+def _advise(ask: _Ask) -> Advice:
     app = _app()
-    if window:
-        from dataclasses import replace
-
-        engine = replace(app.settings.engine, window=parse_duration(window, "--window"))
+    incident = ask.incident(app.settings.environment)  # refuse bad input before the store
+    if ask.window:
+        engine = replace(app.settings.engine, window=parse_duration(ask.window, "--window"))
         app.settings = replace(app.settings, engine=engine)
-    return app.advisor().advise(_incident(target, at, environment))
+    return app.advisor().advise(incident)
 
 
-_at = click.option("--at", default="now", show_default=True,
-                   help="Onset: RFC 3339, 'now', '-15m' or '2h ago'.")
-_env = click.option("--environment", help="Default: the config's environment (production).")
-_window = click.option("--window", help="How far back to look, e.g. 24h, 3d (default 24h).")
+def _incident_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """TARGET, --at, --window, --environment, --symptom and --scope, gathered into ``ask``."""
+    options = [
+        click.argument("target"),
+        click.option("--at", default="now", show_default=True,
+                     help="Onset: RFC 3339, 'now', '-15m' or '2h ago'."),
+        click.option("--window", help="How far back to look, e.g. 24h, 3d (default 24h)."),
+        click.option("--environment", help="Default: the config's environment (production)."),
+        click.option("--symptom", "symptoms", multiple=True, metavar="NODE[@TIME]",
+                     help="Another node seen failing, with its own onset (a time as --at "
+                          "takes; default the incident's onset). Repeatable. A node name may "
+                          "contain @: only a last @ followed by a time splits."),
+        click.option("--scope", "scope", multiple=True, metavar="LABEL=VALUE",
+                     help="Where it fails, e.g. region=us-east-1. Repeatable; repeating a "
+                          "label adds values."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(target: str, at: str, window: str | None, environment: str | None,
+                symptoms: tuple[str, ...], scope: tuple[str, ...], **kw: Any) -> Any:
+        return command(_Ask(target, at, environment, window, symptoms, scope), **kw)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 @cli.command("suspects")
-@click.argument("target")
-@_at
-@_window
-@_env
+@_incident_options
 @click.option("--limit", type=click.IntRange(1, 1000), help="How many suspects to show.")
 @click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
-def suspects_cmd(target: str, at: str, window: str | None, environment: str | None,
-                 limit: int | None, fmt: str) -> None:
+def suspects_cmd(ask: _Ask, limit: int | None, fmt: str) -> None:
     """Rank the recent changes that could have broken TARGET (an endpoint or a node)."""
-    advice = _advise(target, at, environment, window)
+    advice = _advise(ask)
     n = limit or _app().settings.output.max_suspects
     if fmt == "json":
         data = advice.ranking.to_dict()
@@ -310,19 +344,15 @@ def suspects_cmd(target: str, at: str, window: str | None, environment: str | No
     elif fmt == "slack":
         click.echo(advice_slack(advice, n))
     else:
-        click.echo(suspects_text(advice, n))
+        click.echo(suspects_report(advice, n))
 
 
 @cli.command("recommend")
-@click.argument("target")
-@_at
-@_window
-@_env
+@_incident_options
 @click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
-def recommend_cmd(target: str, at: str, window: str | None, environment: str | None,
-                  fmt: str) -> None:
+def recommend_cmd(ask: _Ask, fmt: str) -> None:
     """Say whether to roll back, fix forward or investigate, with confidence and reasons."""
-    advice = _advise(target, at, environment, window)
+    advice = _advise(ask)
     _print_advice(advice, fmt)
 
 
@@ -363,6 +393,14 @@ def eval_cmd(paths: tuple[str, ...], fmt: str) -> None:
                f"   decision accuracy {result['decision_accuracy']:.3f}")
     for name, m in result["baselines"].items():
         click.echo(f"{'baseline ' + name:<24} {m['top1']:.3f}  {m['top3']:.3f}  {m['mrr']:.3f}")
+    no_change = [r for r in result["per_case"] if r["culprit"] is None]
+    rollbacks = sum(r["decision"] == "rollback" for r in no_change)
+    click.echo(f"rollbacks in no-change incidents: {rollbacks} of {len(no_change)}")
+    click.echo(f"Brier score of the top suspect: {result['brier']:.4f}   "
+               "(reliability: predicted -> observed)")
+    for row in result["reliability"]:
+        click.echo(f"  {row['bin']}: {row['cases']:>3} cases  {row['predicted']:.2f} -> "
+                   f"{row['observed']:.2f}")
 
 
 # -- demo -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .engine import EngineSettings
+from .environments import EnvironmentRules, environment_rules
 from .errors import ConfigError, InvalidInput
 from .models import DEFAULT_ENVIRONMENT, ChangeKind
 from .policy import PolicySettings
@@ -69,6 +70,8 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # Vendor environment names -> environment + scope, for every ingestion path (environments.py)
+    environment_map: EnvironmentRules = field(default_factory=EnvironmentRules)
     # One section per connector, secrets resolved; each connector validates its own section
     # (connectors/), so the core needs no knowledge of any vendor.
     connectors: Mapping[str, Any] = field(default_factory=dict)
@@ -150,6 +153,8 @@ def _build(cls: type[Any], raw: Any, path: str) -> Any:
 
 
 def _convert(default: Any, value: Any, key: str) -> Any:
+    if isinstance(default, EnvironmentRules):
+        return environment_rules(value, key)
     if dataclasses.is_dataclass(default):
         return _build(type(default), value, key)
     if isinstance(default, timedelta):

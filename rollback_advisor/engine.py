@@ -22,12 +22,14 @@ adding an unrelated change cannot reorder the rest. Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from .evidence import Evidence, failing_services
 from .graph import DependencyGraph, Reach
 from .models import (
     GLOBAL,
@@ -37,7 +39,9 @@ from .models import (
     Incident,
     Ranking,
     Reason,
+    Scope,
     Suspect,
+    scope_to_dict,
 )
 from .sqlrisk import change_text, destructive_operations
 from .timeutil import humanize
@@ -70,6 +74,7 @@ class EngineSettings:
     hop_floor: float = 0.03
     caller_weight: float = 0.005
     unrelated_weight: float = 0.003
+    off_path_nodes: int = 50
     unknown_node_weight: float = 0.05
     failed_risk: float = 2.0
     partial_risk: float = 1.5
@@ -78,6 +83,9 @@ class EngineSettings:
     wide_threshold: int = 3
     max_listed: int = 25
     rollout_end_weight: float = 0.5
+    symptom_leak: float = 0.05
+    scope_disjoint: float = 0.02
+    scope_match: float = 3.0
 
 
 class Candidate(NamedTuple):
@@ -96,6 +104,7 @@ class Candidate(NamedTuple):
     status: ChangeStatus
     rollout_percentage: float | None
     destructive: bool  # a migration that loses data or is marked irreversible
+    scope: str | None = None  # compact JSON of the change's scope; None = unknown
 
 
 def candidate_of(change: Change) -> Candidate:
@@ -103,7 +112,14 @@ def candidate_of(change: Change) -> Candidate:
     return Candidate(change.id, change.kind, change.services, change.environment,
                      change.at.timestamp(), change.effective_start.timestamp(), change.status,
                      float(pct) if isinstance(pct, int | float) else None,
-                     is_destructive(change))
+                     is_destructive(change), scope_key(change.scope))
+
+
+def scope_key(scope: Scope | None) -> str | None:
+    """A scope as the compact JSON the store keeps (equal scopes, equal keys)."""
+    if scope is None:
+        return None
+    return json.dumps(scope_to_dict(scope), sort_keys=True, separators=(",", ":"))
 
 
 def is_destructive(change: Change) -> bool:
@@ -134,27 +150,31 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     """
     settings = settings or EngineSettings()
     target = graph.resolve(incident.target)
-    onset = incident.started_at
-    onset_s = onset.timestamp()
-    earliest = onset_s - settings.window.total_seconds()
-    latest = onset_s + settings.list_after_onset.total_seconds()
     reach = graph.reach_from(target)
+    evidence = Evidence(graph, incident, target, reach, settings,
+                        lambda hops: hop_weight(hops, settings))
+    admits = CandidateFilter(evidence.earliest, evidence.failing_services, incident,
+                             settings).admits
     callers = graph.dependants_of(target)
     scored: list[tuple[tuple[object, ...], Candidate, float]] = []
-    warnings: list[str] = []
+    warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
+                "the changes apart" for name in evidence.unknown_symptoms]
     live_total = 0.0
     model = _TimeModel(settings)
     prior = {k: settings.kind_prior.get(k, 1.0) for k in ChangeKind}
     fits = _Fits(graph, reach, callers, settings)
     for c in candidates:
-        if c.environment != incident.environment or c.at < earliest or c.start > latest:
+        if not admits(c):
             continue
-        time_weight, after_onset = model.weight(c, onset_s)
         fit = fits.of(c.services)
+        cause = evidence.common_cause(c.services, fit.hops)
+        time_weight, after_onset = model.weight(c, cause.onset)
         if fit.unknown:
             warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
-        score = prior[c.kind] * time_weight * fit.weight
+        score = prior[c.kind] * time_weight * fit.weight * cause.factor
+        if c.scope is not None:
+            score *= evidence.scope_of(c.scope)[0]
         for factor, _ in _risk_factors(c, settings):
             score *= factor
         if not after_onset:
@@ -166,7 +186,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     after = [item for item in scored if item[0][0]]  # by score too: on-path ones first
     listed = live[: settings.max_listed] + after[: settings.max_listed]
     changes = fetch([c.id for _, c, _ in listed])
-    denominator = settings.no_change_score + live_total
+    no_change = settings.no_change_score * evidence.no_change_factor
+    denominator = no_change + live_total
     suspects = []
     for i, ((onset_key, *_), c, score) in enumerate(listed):
         after_onset = bool(onset_key)
@@ -176,12 +197,39 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
             change=change, rank=i + 1, score=score,
             probability=0.0 if after_onset else score / denominator, hops=fit.hops,
             path=fit.path, after_onset=after_onset, unknown_service=bool(fit.unknown),
-            reasons=_reasons(change, c, fit, graph, target, onset, model)))
+            reasons=_reasons(change, c, fit, graph, target, model, evidence)))
     return Ranking(incident=incident, suspects=tuple(suspects),
-                   no_change_probability=settings.no_change_score / denominator,
+                   no_change_probability=no_change / denominator,
                    window=settings.window, warnings=tuple(warnings), candidates=len(scored),
                    unlisted_probability=sum(score for _, _, score in live[settings.max_listed:])
-                   / denominator)
+                   / denominator, no_change_reason=evidence.no_change_text)
+
+
+def candidate_filter(graph: DependencyGraph, incident: Incident,
+                     settings: EngineSettings) -> CandidateFilter:
+    """The engine's candidate filter for an incident, for rankers that compare against it."""
+    return CandidateFilter(incident.earliest_onset.timestamp(),
+                           failing_services(graph, incident), incident, settings)
+
+
+class CandidateFilter:
+    """Which changes are candidates: the incident's environment, from ``window`` before the
+    earliest onset to ``list_after_onset`` after the target's, and, whatever their age up to
+    ``tail_max``, changes to the failing nodes themselves (a downsized database weeks ago)."""
+
+    def __init__(self, earliest: float, failing: frozenset[str], incident: Incident,
+                 settings: EngineSettings) -> None:
+        self.environment = incident.environment
+        self.start = earliest - settings.window.total_seconds()
+        self.history_start = earliest - settings.tail_max.total_seconds()
+        self.end = incident.started_at.timestamp() + settings.list_after_onset.total_seconds()
+        self.failing = failing
+
+    def admits(self, c: Candidate) -> bool:
+        if c.environment != self.environment or c.start > self.end:
+            return False
+        return c.at >= self.start or (c.at >= self.history_start
+                                      and not self.failing.isdisjoint(c.services))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,15 +244,24 @@ class _GraphFit:
 
 
 def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGraph, target: str,
-             onset: datetime, model: _TimeModel) -> tuple[Reason, ...]:
+             model: _TimeModel, evidence: Evidence) -> tuple[Reason, ...]:
     """Each factor of the score in words, with the figure behind it."""
     settings = model.settings
     prior = settings.kind_prior.get(change.kind, 1.0)
-    time_weight, _ = model.weight(c, onset.timestamp())
+    cause = evidence.common_cause(c.services, fit.hops)
+    onset = datetime.fromtimestamp(cause.onset, UTC)
+    time_weight, _ = model.weight(c, cause.onset)
     reasons = [Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
                       prior),
-               Reason("time", _time_text(change, onset, model), time_weight),
+               Reason("time", _time_text(change, c, onset, model) + evidence.onset_text(cause),
+                      time_weight),
                Reason("graph", _graph_text(fit, change, graph, target), fit.weight)]
+    if evidence.known:
+        reasons.append(Reason("common_cause", evidence.cause_text(cause), cause.factor))
+    if evidence.scope is not None:
+        factor, text = evidence.scope_of(c.scope)
+        reasons.append(Reason("scope", text or "scope not recorded: counted as everywhere",
+                              factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
     return tuple(reasons)
@@ -259,16 +316,30 @@ class _TimeModel:
         """f_time at the change's lag. Over a rollout the effect reached the target either with
         its last stage (often the largest, or the one that tips a shared limit) or at a uniform
         moment of its span: a mixture, weighted by ``rollout_end_weight``."""
-        if c.start == c.at and c.status is not ChangeStatus.IN_PROGRESS:  # most of a window
+        if (c.start == c.at and c.rollout_percentage is None
+                and c.status is not ChangeStatus.IN_PROGRESS):  # most of a window, at once
             if c.at > onset + self.skew:
                 return self.density(0.0, c.kind), True
             return self.density(max(onset - c.at, 0.0) / HOUR, c.kind), False
-        lo_h, hi_h, after = self.lags(c.start, c.at, c.status is ChangeStatus.IN_PROGRESS, onset)
+        lo_h, hi_h, after = self.lags(c.start, c.at, _still_open(c), onset)
         at_end = self.density(lo_h, c.kind)
         if hi_h - lo_h < 1 / 60:
             return at_end, after
         mean = (self.mass(hi_h, c.kind) - self.mass(lo_h, c.kind)) / (hi_h - lo_h)
         return self.end_weight * at_end + (1 - self.end_weight) * mean, after
+
+
+def _still_open(c: Candidate) -> bool:
+    """Mixed versions are still live at the onset: a rollout in progress, or a deploy that
+    stopped part-way (``rollout_percentage`` < 100), whose old part can meet the new one at any
+    moment until it completes or is reverted. (A flag or config at a percentage is a chosen
+    audience, not a rollout left half-done: its lag counts from when it was set.)"""
+    return c.status is ChangeStatus.IN_PROGRESS or (
+        c.kind in _CODE_KINDS and c.rollout_percentage is not None
+        and 0 < c.rollout_percentage < 100)
+
+
+_CODE_KINDS = frozenset({ChangeKind.DEPLOY, ChangeKind.ROLLBACK})
 
 
 def time_density(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> float:
@@ -281,15 +352,18 @@ def time_mass(lag_hours: float, kind: ChangeKind, settings: EngineSettings) -> f
     return _TimeModel(settings).mass(lag_hours, kind)
 
 
-def _time_text(change: Change, onset: datetime, model: _TimeModel) -> str:
+def _time_text(change: Change, c: Candidate, onset: datetime, model: _TimeModel) -> str:
     settings = model.settings
     verb = _VERBS.get(change.kind, "took effect")
-    lo_h, hi_h, after = model.lags(change.effective_start.timestamp(), change.at.timestamp(),
-                                   change.status is ChangeStatus.IN_PROGRESS, onset.timestamp())
+    lo_h, hi_h, after = model.lags(c.start, c.at, _still_open(c), onset.timestamp())
     low, high = timedelta(hours=lo_h), timedelta(hours=hi_h)
     if after:
         return (f"{verb} {humanize(change.effective_start - onset)} after onset: cannot have "
                 "caused it (a mitigation?)")
+    if _still_open(c) and c.status is not ChangeStatus.IN_PROGRESS and change.at <= onset:
+        return (f"{verb} {humanize(onset - change.at)} before onset, but only to "
+                f"{c.rollout_percentage:g}% (began {humanize(high)} before): mixed versions "
+                "live since, so it may have bitten at any point up to the onset")
     if change.status is ChangeStatus.IN_PROGRESS or (change.at > onset
                                                      and change.started_at is not None):
         end = (f"finished {humanize(change.at - onset)} after" if change.at > onset
@@ -311,6 +385,19 @@ _VERBS = {ChangeKind.DEPLOY: "deployed", ChangeKind.ROLLBACK: "rolled back",
           ChangeKind.CERTIFICATE: "certificate expired"}
 
 
+def unrelated_weight(graph: DependencyGraph, settings: EngineSettings) -> float:
+    """g for a node the target neither depends on nor is called by.
+
+    Such a change could break any of the graph's nodes through a path nobody recorded; the
+    chance that it broke this one falls with how many there are. So the configured weight holds
+    up to ``off_path_nodes`` nodes and shrinks as 1/N beyond: the probability that *some*
+    unrelated change did it stays the same in a company ten times larger, with ten times the
+    unrelated changes.
+    """
+    n = len(graph.declared)
+    return settings.unrelated_weight * min(1.0, settings.off_path_nodes / max(n, 1))
+
+
 def hop_weight(hops: int, settings: EngineSettings) -> float:
     """g for a node the target reaches in ``hops``: strictly falling, above every off-path g."""
     return settings.hop_floor + (1 - settings.hop_floor) * settings.hop_decay ** hops
@@ -328,7 +415,7 @@ class _Fits:
         self.graph, self.reach, self.callers, self.settings = graph, reach, callers, settings
         self.global_fit = _GraphFit(hop_weight(1, settings), 1, (), (), "global")
         self.caller = _GraphFit(settings.caller_weight, None, (), (), "caller")
-        self.unrelated = _GraphFit(settings.unrelated_weight, None, (), (), "unrelated")
+        self.unrelated = _GraphFit(unrelated_weight(graph, settings), None, (), (), "unrelated")
         self._reach_fits: dict[str, _GraphFit] = {}
 
     def _reached(self, node: str, r: Reach) -> _GraphFit:

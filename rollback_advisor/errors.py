@@ -47,6 +47,17 @@ class NotFound(AdvisorError):
     status_code = 404
 
 
+class Conflict(AdvisorError):
+    """The request contradicts what is stored: e.g. an update to a change another source
+    created (only its creator may rewrite it)."""
+
+    status_code = 409
+
+    def __init__(self, field: str, message: str, **details: Any) -> None:
+        super().__init__(f"{field}: {message}", field=field, **details)
+        self.field = field
+
+
 class ConfigError(AdvisorError):
     """The configuration file or environment is wrong; the message names the key."""
 

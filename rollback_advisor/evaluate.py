@@ -13,17 +13,17 @@ from typing import Any
 from .advisor import advise, previous_in
 from .cases import Case
 from .config import Settings
+from .engine import candidate_filter, candidate_of
 from .models import Change
 
 Baseline = Callable[[Case, Sequence[Change]], list[str]]
 
 
 def candidates(case: Case, settings: Settings) -> list[Change]:
-    """The changes any ranker may consider: same environment, inside the window."""
-    onset, engine = case.incident.started_at, settings.engine
-    return [c for c in case.changes if c.environment == case.incident.environment
-            and c.at >= onset - engine.window
-            and c.effective_start <= onset + engine.list_after_onset]
+    """The changes any ranker may consider: the engine's own filter (environment, window, and
+    the failing nodes' older history)."""
+    admits = candidate_filter(case.graph, case.incident, settings.engine).admits
+    return [c for c in case.changes if admits(candidate_of(c))]
 
 
 def _recency_key(case: Case) -> Callable[[Change], tuple[Any, ...]]:
@@ -61,6 +61,7 @@ class CaseResult:
     expected_decision: str
     confidence: float
     ranking: list[str]
+    top_probability: float  # the first live suspect's, for calibration (not in per_case)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "culprit": self.culprit, "rank": self.rank,
@@ -85,6 +86,29 @@ def ranking_metrics(pairs: Iterable[tuple[str | None, int | None]]) -> dict[str,
             "mrr": round(sum(1 / r for r in ranks if r) / n, 4)}
 
 
+RELIABILITY_BINS = 5
+
+
+def calibration(outcomes: Sequence[tuple[float, bool]]) -> dict[str, Any]:
+    """Does the top suspect's probability mean what it says? The Brier score of "the top
+    suspect is the culprit" (0 is perfect; always saying 0.5 scores 0.25; in a case no change
+    caused, any top suspect is wrong) and a reliability table: predicted against observed, in
+    equal-width bins of the predicted probability."""
+    if not outcomes:
+        return {"brier": 0.0, "reliability": []}
+    brier = sum((p - hit) ** 2 for p, hit in outcomes) / len(outcomes)
+    table = []
+    for b in range(RELIABILITY_BINS):
+        lo, hi = b / RELIABILITY_BINS, (b + 1) / RELIABILITY_BINS
+        inside = [(p, hit) for p, hit in outcomes
+                  if lo <= p < hi or (b == RELIABILITY_BINS - 1 and p == hi)]
+        if inside:
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "cases": len(inside),
+                          "predicted": round(sum(p for p, _ in inside) / len(inside), 4),
+                          "observed": round(sum(h for _, h in inside) / len(inside), 4)})
+    return {"brier": round(brier, 4), "reliability": table}
+
+
 def evaluate(cases: Sequence[Case], settings: Settings) -> dict[str, Any]:
     """Run the engine and the baselines on every case; the DESIGN §3 result object."""
     results: list[CaseResult] = []
@@ -94,9 +118,10 @@ def evaluate(cases: Sequence[Case], settings: Settings) -> dict[str, Any]:
                         previous_in(case.changes))
         ranking = [s.change.id for s in advice.ranking.suspects]
         rec = advice.recommendation
+        top = next((s for s in advice.ranking.suspects if not s.after_onset), None)
         results.append(CaseResult(case.name, case.culprit, rank_of(case.culprit, ranking),
                                   rec.decision.value, case.decision.value, rec.confidence,
-                                  ranking))
+                                  ranking, top.probability if top else 0.0))
         pool = candidates(case, settings)
         for name, baseline in BASELINES.items():
             baseline_ranks[name].append((case.culprit,
@@ -106,6 +131,7 @@ def evaluate(cases: Sequence[Case], settings: Settings) -> dict[str, Any]:
         "cases": len(results),
         **ranking_metrics((r.culprit, r.rank) for r in results),
         "decision_accuracy": round(correct / len(results), 4) if results else 0.0,
+        **calibration([(r.top_probability, r.rank == 1) for r in results]),
         "per_case": [r.to_dict() for r in results],
         "baselines": {name: ranking_metrics(pairs) for name, pairs in baseline_ranks.items()},
     }

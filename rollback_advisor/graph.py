@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -51,6 +52,7 @@ class DependencyGraph:
     def __init__(self, digraph: nx.DiGraph, document: Mapping[str, Any] | None = None) -> None:
         self.g = digraph
         self.document = dict(document or {"services": {}})
+        self._repo_map: Mapping[str, str] | None = None
         self._endpoint_names: dict[str, list[str]] = {}
         for node, data in digraph.nodes(data=True):
             if data.get("type") == ENDPOINT:
@@ -105,9 +107,14 @@ class DependencyGraph:
     def services(self) -> list[str]:
         return sorted(n for n, d in self.g.nodes(data=True) if d.get("type") != ENDPOINT)
 
-    def repo_map(self) -> dict[str, str]:
-        """``repo:`` annotations, so connectors can map a repository to its node."""
-        return {str(d["repo"]): n for n, d in self.g.nodes(data=True) if d.get("repo")}
+    def repo_map(self) -> Mapping[str, str]:
+        """``repo:`` annotations, so connectors and webhooks can map a repository to its node:
+        keys casefolded (``github:acme/frontend``: vendors compare repository names without
+        case), built once per graph since every GitHub or GitLab delivery asks."""
+        if self._repo_map is None:
+            self._repo_map = MappingProxyType({str(d["repo"]).casefold(): n for n, d
+                                               in self.g.nodes(data=True) if d.get("repo")})
+        return self._repo_map
 
     def resolve(self, target: str) -> str:
         """Find the node a person means: ``svc:GET /x``, a unique endpoint name, or a service."""

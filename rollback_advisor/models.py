@@ -44,10 +44,76 @@ class Decision(StrEnum):
 GLOBAL = "*"
 DEFAULT_ENVIRONMENT = "production"
 
+Scope = Mapping[str, tuple[str, ...]]
+"""Where something took effect or fails: label -> values (``{"region": ("us-east-1",)}``)."""
+
 _FIELDS = {"id", "kind", "service", "services", "environment", "at", "started_at", "version",
-           "previous_version", "status", "reversible", "summary", "author", "url", "source",
-           "details"}
+           "previous_version", "status", "reversible", "scope", "summary", "author", "url",
+           "source", "details"}
 _TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "source")
+
+# Lengths the store's columns hold (store/schema.py), in characters: checked here so SQLite,
+# which would store anything, and PostgreSQL, which would refuse with a server error, answer
+# alike. docs/service.md lists them.
+MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128}
+MAX_DETAILS_DEPTH = 32
+
+
+def check_text(value: str, field: str, max_length: int | None = None) -> str:
+    """``value`` if both stores can hold it: no NUL, no lone surrogate, not too long."""
+    if "\x00" in value:
+        raise InvalidInput(field, value, "text without NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, value, "valid Unicode text (no lone surrogate such as "
+                           "\\ud800)") from None
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(field, value, f"at most {max_length} characters")
+    return value
+
+
+def check_json(value: Any, field: str, depth: int = 0, root: str | None = None) -> None:
+    """Refuse what JSON cannot carry back out: NaN and infinities (stored, they would be
+    emitted as invalid JSON), bad text, other types, and nesting deeper than
+    MAX_DETAILS_DEPTH (named by the outermost field: the path would be that long)."""
+    root = root or field
+    if depth > MAX_DETAILS_DEPTH:
+        raise InvalidInput(root, "...", f"at most {MAX_DETAILS_DEPTH} levels of nesting")
+    if isinstance(value, str):
+        check_text(value, field)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(field, value, "a finite number (JSON has no NaN or Infinity)")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(field, key, "string keys")
+            check_text(key, field)
+            check_json(item, f"{field}.{key}", depth + 1, root)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json(item, f"{field}[{index}]", depth + 1, root)
+    elif value is not None and not isinstance(value, bool | int):
+        raise InvalidInput(field, value, "a JSON value")
+
+
+def check_change(change: Change) -> Change:
+    """Refuse a change the store could not hold alike on both backends (see MAX_LENGTHS)."""
+    check_text(change.id, "id", MAX_LENGTHS["id"])
+    for service in change.services:
+        check_text(service, "service", MAX_LENGTHS["service"])
+    check_text(change.environment, "environment", MAX_LENGTHS["environment"])
+    for name in _TEXT_FIELDS:
+        value = getattr(change, name)
+        if value is not None:
+            check_text(value, name, MAX_LENGTHS.get(name))
+    for label, values in (change.scope or {}).items():
+        check_text(label, "scope")
+        for value in values:
+            check_text(value, f"scope.{label}")
+    check_json(change.details, "details")
+    return change
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +130,7 @@ class Change:
     previous_version: str | None = None
     status: ChangeStatus = ChangeStatus.SUCCEEDED
     reversible: bool | None = None
+    scope: Scope | None = None  # None = unknown, treated as everywhere
     summary: str | None = None
     author: str | None = None
     url: str | None = None
@@ -103,6 +170,8 @@ class Change:
         out["status"] = self.status.value
         if self.reversible is not None:
             out["reversible"] = self.reversible
+        if self.scope is not None:
+            out["scope"] = scope_to_dict(self.scope)
         for name in ("summary", "author", "url", "source"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -165,9 +234,40 @@ def change_from_dict(data: object, *, default_id: str | None = None) -> Change:
     details = {} if details is None else details
     if not isinstance(details, Mapping):
         raise InvalidInput("details", details, "a JSON object")
-    return Change(id=change_id, kind=kind, services=services, at=at, environment=environment,
-                  started_at=started_at, status=status, reversible=reversible,
-                  details=dict(details), **texts)
+    return check_change(Change(
+        id=change_id, kind=kind, services=services, at=at, environment=environment,
+        started_at=started_at, status=status, reversible=reversible,
+        scope=scope_from_dict(data.get("scope"), "scope"), details=dict(details), **texts))
+
+
+def scope_from_dict(value: object, field: str = "scope") -> Scope | None:
+    """Validate a scope object (label -> list of strings); ``None`` or ``{}`` is unknown.
+
+    Values are kept sorted and unique so that equal scopes compare and store equal.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field, value, 'an object of label -> list of strings, e.g. '
+                           '{"region": ["us-east-1"]}')
+    out: dict[str, tuple[str, ...]] = {}
+    for label, values in value.items():
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidInput(field, label, "a non-empty label name such as region or cell")
+        if (not isinstance(values, list | tuple) or not values
+                or not all(isinstance(v, str) and v.strip() for v in values)):
+            raise InvalidInput(f"{field}.{label}", values, "a non-empty list of non-empty strings")
+        out[label] = tuple(sorted(set(values)))
+    return dict(sorted(out.items())) or None
+
+
+def scope_to_dict(scope: Scope) -> dict[str, list[str]]:
+    return {label: list(values) for label, values in scope.items()}
+
+
+def scope_text(scope: Scope) -> str:
+    """``region us-east-1, eu-west-1; cell 7``: a scope as people write it."""
+    return "; ".join(f"{label} {', '.join(values)}" for label, values in scope.items())
 
 
 def _services(data: Mapping[str, Any]) -> tuple[str, ...]:
@@ -205,13 +305,59 @@ def changes_from_dicts(items: Iterable[object]) -> list[Change]:
 
 
 @dataclass(frozen=True, slots=True)
+class Symptom:
+    """Another node seen failing, with its own onset (DESIGN §3)."""
+
+    node: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Incident:
-    """What the pager says: which endpoint or service broke, and when errors began."""
+    """What the pager says: which endpoint or service broke and when errors began, the other
+    nodes alarming with it (``symptoms``), and where it fails (``scope``)."""
 
     target: str
     started_at: datetime
     environment: str = DEFAULT_ENVIRONMENT
+    symptoms: tuple[Symptom, ...] = ()
+    scope: Scope | None = None
 
+    @property
+    def earliest_onset(self) -> datetime:
+        """The first onset among the target and the symptoms: where the window is anchored."""
+        return min([self.started_at, *(s.started_at for s in self.symptoms)])
+
+
+def symptoms_from_list(value: object, field: str = "symptoms", *,
+                       default_onset: datetime | None = None) -> tuple[Symptom, ...]:
+    """Validate ``[{node, started_at}, ...]``; a repeated node keeps its earliest onset.
+
+    ``default_onset`` (the incident's) serves a symptom given without a time, as a responder
+    types it ("payments is alarming too"); without it the time is required.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise InvalidInput(field, value, "a list of {node, started_at} objects")
+    earliest: dict[str, datetime] = {}
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if not isinstance(item, Mapping):
+            raise InvalidInput(where, item, "an object {node, started_at}")
+        extra = sorted(set(item) - {"node", "started_at"})
+        if extra:
+            raise InvalidInput(f"{where}.{extra[0]}", item[extra[0]],
+                               "no such field; a symptom has node and started_at")
+        node = item.get("node")
+        if not isinstance(node, str) or not node.strip():
+            raise InvalidInput(f"{where}.node", node, "a node or endpoint name")
+        if item.get("started_at") is None and default_onset is not None:
+            at = default_onset
+        else:
+            at = parse_rfc3339(item.get("started_at"), f"{where}.started_at")
+        earliest[node] = min(at, earliest.get(node, at))
+    return tuple(Symptom(node, at) for node, at in earliest.items())
 
 @dataclass(frozen=True, slots=True)
 class Reason:
@@ -262,6 +408,7 @@ class Ranking:
     warnings: tuple[str, ...] = ()
     candidates: int = 0  # every change considered; suspects lists the best of them
     unlisted_probability: float = 0.0  # what the candidates not listed hold together
+    no_change_reason: str = ""  # how the symptoms bear on "no change", when there are some
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -270,6 +417,7 @@ class Ranking:
             "candidates": self.candidates,
             "no_change_probability": round(self.no_change_probability, 4),
             "unlisted_probability": round(self.unlisted_probability, 4),
+            **({"no_change_reason": self.no_change_reason} if self.no_change_reason else {}),
             "suspects": [s.to_dict() for s in self.suspects],
             "warnings": list(self.warnings),
         }
@@ -308,8 +456,15 @@ class Recommendation:
 
 
 def incident_to_dict(incident: Incident) -> dict[str, Any]:
-    return {"target": incident.target, "started_at": format_utc(incident.started_at),
-            "environment": incident.environment}
+    out: dict[str, Any] = {"target": incident.target,
+                           "started_at": format_utc(incident.started_at),
+                           "environment": incident.environment}
+    if incident.symptoms:
+        out["symptoms"] = [{"node": s.node, "started_at": format_utc(s.started_at)}
+                           for s in incident.symptoms]
+    if incident.scope is not None:
+        out["scope"] = scope_to_dict(incident.scope)
+    return out
 
 
 def _finite(value: float) -> float | None:

@@ -6,9 +6,10 @@ not say what was live before it, the change that preceded it. Thresholds come fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .graph import DependencyGraph
 from .models import (
@@ -26,29 +27,41 @@ from .timeutil import format_utc, humanize
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Thresholds of the decision; every one is in config.example.yaml under ``policy:``."""
+    """Thresholds of the decision; every one is in config.example.yaml under ``policy:``.
 
-    min_confidence: float = 0.5
+    The threshold to act is what acting costs against what it saves (act when
+    p x benefit > (1 - p) x cost, i.e. p > cost / (cost + benefit)): a quick rollback of one
+    service to a known version is cheap to do and cheap to undo if wrong, so it is worth doing
+    on a weaker lead than a fix forward; one that drags coupled migrations, many services or a
+    stack of later changes costs more, so it needs a stronger one.
+    """
+
+    min_confidence: float = 0.5  # forward fixes, and rollbacks neither quick nor heavy
+    quick_rollback_confidence: float = 0.3
+    heavy_rollback_confidence: float = 0.7
     coupling_window: timedelta = timedelta(minutes=30)
     max_questions: int = 6
 
 
 _REVERTIBLE_WITHOUT_VERSION = (ChangeKind.CONFIG, ChangeKind.FEATURE_FLAG)
+# A security update or patch, or a change naming a CVE: undoing it re-opens a vulnerability.
+_SECURITY = re.compile(r"\bsecurity\s+(?:update|patch|fix|release)|\bCVE-\d{4}-\d{4,}", re.I)
 
 
 def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | None = None,
               settings: PolicySettings | None = None) -> Recommendation:
     """Decide what to do about the incident ranked in ``ranking``.
 
-    ``previous`` is the change that preceded the top suspect on its service (from the store),
-    used as the rollback target when the suspect has no ``previous_version``.
+    The action the top suspect calls for (rollback or forward fix) is worked out first, since
+    its cost sets the confidence needed to take it; below that, investigate. ``previous`` is
+    the change that preceded the top suspect on its service (from the store), used as the
+    rollback target when the suspect has no ``previous_version``.
     """
     settings = settings or PolicySettings()
     live = [s for s in ranking.suspects if not s.after_onset]
     top = live[0] if live else None
-    if top is None or top.probability < settings.min_confidence \
-            or ranking.no_change_probability >= top.probability:
-        return _investigate(ranking, graph, top, settings)
+    if top is None:
+        return _investigate(ranking, graph, top, settings, "")
     reasons = [f"{top.change.id} ({top.change.label}) explains the incident with probability "
                f"{top.probability:.0%}"] + [r.text for r in top.reasons if r.factor != "prior"]
     if len(live) > 1:
@@ -66,11 +79,50 @@ def recommend(ranking: Ranking, graph: DependencyGraph, *, previous: Change | No
         blocker = ("the version live before it is unknown, so there is no safe rollback target: "
                    "find it in the deploy history or fix forward")
     if blocker is not None:
+        needed, tradeoff = settings.min_confidence, "a fix forward"
+    else:
+        needed, tradeoff = _rollback_cost(top.change, stacked, coupled,
+                                          ranking.incident.started_at, settings)
+    if top.probability < needed:
+        return _investigate(ranking, graph, top, settings,
+                            f"{tradeoff} is worth doing at {needed:.0%} or more")
+    if ranking.no_change_probability >= top.probability:
+        return _investigate(ranking, graph, top, settings, "it must also be likelier than "
+                            f"no change at all ({ranking.no_change_probability:.0%})")
+    reasons.append(f"{tradeoff}: worth doing at {needed:.0%} or more")
+    if blocker is not None:
         return Recommendation(Decision.FORWARD_FIX, top.probability, top, None,
                               tuple(reasons + [f"cannot roll back: {blocker}"]), tuple(stacked))
     reasons.append(f"roll back to {target}")
     return Recommendation(Decision.ROLLBACK, top.probability, top, target, tuple(reasons),
                           tuple(stacked))
+
+
+def _rollback_cost(change: Change, stacked: Sequence[StackedChange], coupled: Sequence[Change],
+                   onset: datetime, settings: PolicySettings) -> tuple[float, str]:
+    """The confidence a rollback needs, and the trade-off in words (DESIGN §5)."""
+    drags = []
+    if coupled:
+        drags.append(f"{len(coupled)} coupled migration{'s' if len(coupled) > 1 else ''}")
+    single_revert = change.kind in _REVERTIBLE_WITHOUT_VERSION  # one revert, however wide
+    if not single_revert and (change.is_global or len(change.services) >= 3):
+        drags.append("every service" if change.is_global else f"{len(change.services)} services")
+    later = [s for s in stacked if s.change.kind is not ChangeKind.MIGRATION]
+    # what was live at the onset: changes made after it are the responders' own, known to them
+    unseen = [s for s in later if s.change.effective_start <= onset]
+    if len(unseen) >= 2:
+        drags.append(f"{len(unseen)} later changes stacked on it before the onset")
+    if drags:
+        return (settings.heavy_rollback_confidence,
+                f"a heavy rollback (it drags {', '.join(drags)})")
+    if (single_revert or len(change.services) == 1) and not later:
+        what = ("one revert of the " + change.kind.value.replace("_", " ") if single_revert
+                else "one service")
+        return (settings.quick_rollback_confidence,
+                f"a quick rollback ({what} to a known state, nothing stacked or coupled; "
+                "cheap to undo if the lead is wrong)")
+    return settings.min_confidence, "a rollback that also touches " + (
+        f"{later[0].change.id}" if later else ", ".join(change.services))
 
 
 def _irreversible_why(change: Change) -> str | None:
@@ -84,6 +136,12 @@ def _irreversible_why(change: Change) -> str | None:
         ops = destructive_operations(change_text(change.summary, change.details))
         if ops:
             return f"the migration {', '.join(ops)}, which loses data on the way back"
+    if change.details.get("security") is True or _SECURITY.search(change.summary or ""):
+        return ("it is a security update: rolling it back re-opens what it closed; fix forward "
+                "(a patched build, or pin the previous package only where it is safe)")
+    if change.kind is ChangeKind.ROLLBACK:
+        return ("it is itself a rollback: undoing it brings back the version someone already "
+                "rolled back from")
     if change.details.get("data_format_changed"):
         return "data has already been written in the new format"
     if change.reversible is False:
@@ -142,13 +200,15 @@ def _gap(a: Change, b: Change) -> str:
 
 
 def _investigate(ranking: Ranking, graph: DependencyGraph, top: Suspect | None,
-                 settings: PolicySettings) -> Recommendation:
+                 settings: PolicySettings, tradeoff: str) -> Recommendation:
     confidence = 1.0 - (top.probability if top else 0.0)
     reasons = [f"no change explains the incident confidently: no-change hypothesis at "
                f"{ranking.no_change_probability:.0%}"]
+    if ranking.no_change_reason:
+        reasons.append(f"no change: {ranking.no_change_reason}")
     if top is not None:
         reasons.append(f"best lead {top.change.id} ({top.change.label}) at {top.probability:.0%}"
-                       f", below the {settings.min_confidence:.0%} needed to act")
+                       f", below what acting on it needs: {tradeoff}")
     return Recommendation(Decision.INVESTIGATE, confidence, top, None, tuple(reasons),
                           (), tuple(_questions(ranking, graph)[: settings.max_questions]))
 

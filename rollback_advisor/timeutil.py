@@ -6,6 +6,7 @@ which is the very figure the engine reasons on, so the contract rejects it inste
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,24 @@ _UNIT_SECONDS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h
                  "hr": 3600, "hrs": 3600, "d": 86400, "day": 86400, "days": 86400,
                  "w": 604800}
 _RELATIVE = re.compile(r"^\s*(?:-\s*(?P<a>.+?)|(?P<b>.+?)\s+ago)\s*$")
+
+# Times and durations the service accepts: wide enough for any real change or incident, narrow
+# enough that a window or an offset never leaves what datetime can hold (a 500 before).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+MAX_DURATION = timedelta(days=3660)
+_RANGE = "a time from 1970-01-01T00:00:00Z to 2999-12-31T23:59:59Z"
+
+
+def to_utc(dt: datetime, field: str, value: object = None) -> datetime:
+    """An aware datetime in UTC, or InvalidInput when it lies outside EARLIEST..LATEST."""
+    try:
+        utc = dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(field, dt if value is None else value, _RANGE) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise InvalidInput(field, dt if value is None else value, _RANGE)
+    return utc
 
 
 def parse_rfc3339(value: object, field: str = "time") -> datetime:
@@ -35,7 +54,7 @@ def parse_rfc3339(value: object, field: str = "time") -> datetime:
         raise InvalidInput(field, value, "an RFC 3339 timestamp string")
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise InvalidInput(field, value, "a timestamp with a UTC offset (add Z or +00:00)")
-    return dt.astimezone(UTC)
+    return to_utc(dt, field, value)
 
 
 def parse_duration(value: object, field: str = "duration") -> timedelta:
@@ -48,8 +67,10 @@ def parse_duration(value: object, field: str = "duration") -> timedelta:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
         raise InvalidInput(field, value, "a duration such as 15m, 24h or 2d")
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidInput(field, value, "a positive duration")
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidInput(field, value, f"a duration of at most {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 
@@ -61,11 +82,12 @@ def parse_when(value: object, now: datetime, field: str = "time") -> datetime:
             return now
         m = _RELATIVE.match(text)
         if m:
+            part = m.group("a") or m.group("b")
             try:
-                return now - parse_duration(m.group("a") or m.group("b"), field)
-            except InvalidInput:
-                raise InvalidInput(field, value, "an RFC 3339 timestamp, 'now', '-15m' or "
-                                   "'2h ago'") from None
+                return now - parse_duration(part, field)
+            except InvalidInput as exc:  # a duration out of range says so; others get usage
+                raise InvalidInput(field, value, exc.expected if _DURATION.match(part) else
+                                   "an RFC 3339 timestamp, 'now', '-15m' or '2h ago'") from None
     return parse_rfc3339(value, field)
 
 

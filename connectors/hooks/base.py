@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from rollback_advisor.environments import EnvironmentRules
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import DEFAULT_ENVIRONMENT, Change, change_from_dict
+from rollback_advisor.timeutil import to_utc
+
+from ..objects import Target
 
 SIGNATURE_HEADER = "X-Rollback-Advisor-Signature"
 """Our own signature header (generic, cdevents, pagerduty): ``sha256=<hex HMAC-SHA256>``."""
@@ -37,6 +41,15 @@ class HookContext:
     source: str  # one of the PARSERS keys
     mapping: Mapping[str, str] = field(default_factory=dict)  # repo / project / service -> node
     environment: str | None = None  # only events of this environment are stored; None = all
+    repo_map: Mapping[str, str] = field(default_factory=dict)  # the graph's repo: annotations
+    environments: EnvironmentRules = field(default_factory=EnvironmentRules)  # environment_map
+
+    def target(self) -> Target:
+        """How this hook names what a vendor object changed (see ``connectors.objects``):
+        the same naming ``sync`` uses, plus the hook's own mapping and environment."""
+        return Target(source=self.source, mapping=self.mapping, repo_map=self.repo_map,
+                      environments=self.environments,
+                      default_environment=self.environment or DEFAULT_ENVIRONMENT)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class Parsed:
     delivery_key: str | None
     ignored: str | None = None
     raw: Any = None
+    stored_body: bytes | None = None  # what to keep of the body when not all of it (a secret)
 
 
 @runtime_checkable
@@ -126,6 +140,9 @@ def decode_json(body: bytes | str) -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidInput("body", text[:60], f"valid JSON ({exc.msg} at line {exc.lineno} "
                            f"column {exc.colno})") from None
+    except ValueError:  # an integer past Python's 4300-digit conversion limit
+        raise InvalidInput("body", text[:60], "JSON whose numbers have at most 4300 "
+                           "digits") from None
     except RecursionError:
         raise InvalidInput("body", text[:60], "a JSON document nested less deeply") from None
 
@@ -138,7 +155,9 @@ def canonical_json(value: Any) -> str:
 
 def content_hash(value: Any) -> str:
     """Hex SHA-256 of the canonical JSON: a stable id or delivery key for id-less payloads."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate must reach validation (a 400 naming the field), not
+    # fail here; every other text hashes as before
+    return hashlib.sha256(canonical_json(value).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- payload access ---------------------------------------------------------------------------
@@ -224,10 +243,10 @@ def parse_vendor_time(value: Any, field_name: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidInput(field_name, value, "a timestamp with a UTC offset")
-        return value.astimezone(UTC)
+        return to_utc(value, field_name)
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, UTC)
+            return to_utc(datetime.fromtimestamp(value, UTC), field_name, value)
         except (OverflowError, OSError, ValueError):
             raise InvalidInput(field_name, value, "epoch seconds in a sensible range") from None
     if not isinstance(value, str):
@@ -249,7 +268,7 @@ def parse_vendor_time(value: Any, field_name: str) -> datetime:
         dt = datetime.fromisoformat(f"{m.group('date')}T{m.group('time')}{frac}{offset}")
     except ValueError:
         raise InvalidInput(field_name, value, "a valid calendar date and time") from None
-    return dt.astimezone(UTC)
+    return to_utc(dt, field_name, value)
 
 
 # --- mapping to the graph and to DESIGN §1 ----------------------------------------------------
@@ -273,11 +292,13 @@ def map_service(mapping: Mapping[str, str], *keys: str | None) -> str | None:
                 key = key[len(prefix):]
                 break
         normalised.setdefault(key.casefold(), node)
-    for key in filter(None, keys):
-        if key in mapping and isinstance(mapping[key], str) and mapping[key]:
-            return mapping[key]
-        if key.casefold() in normalised:
-            return normalised[key.casefold()]
+    for wanted in keys:
+        if not wanted:
+            continue
+        if wanted in mapping and isinstance(mapping[wanted], str) and mapping[wanted]:
+            return mapping[wanted]
+        if wanted.casefold() in normalised:
+            return normalised[wanted.casefold()]
     return None
 
 

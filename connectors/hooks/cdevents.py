@@ -7,7 +7,9 @@ CloudEvents HTTP protocol binding (https://github.com/cloudevents/spec/blob/main
 Mapping: ``dev.cdevents.service.deployed.*`` and ``upgraded.*`` -> kind deploy; ``rolledback.*`` ->
 kind rollback; every other CDEvent (service.removed/published, pipelines, incidents, ...) is
 acknowledged and ignored with the reason. at = context.timestamp (or ``ce-time``);
-environment = subject.content.environment.id; version = the artifact's purl version
+environment = subject.content.environment.id, through the ``environment_map`` rules (which may
+turn ``production/us-east-1`` into environment production with scope region us-east-1);
+version = the artifact's purl version
 (``pkg:oci/myapp@sha256:...`` -> ``sha256:...``); service = the hook mapping for the subject id,
 its last path segment, the artifactId or the purl name, else the purl name (``myapp``), else the
 subject id's last segment (``service/myapp`` -> ``myapp``). CloudEvents make ``source`` + ``id``
@@ -143,11 +145,11 @@ def _event(envelope: Mapping[str, Any], data: Any, context: HookContext) -> Pars
         raise InvalidInput("subject.id", subject_id, "the service (subject.id or "
                            "subject.content.artifactId)")
     predicate = match.group(1)
-    environment = effective_environment(context, env_id)
+    environment, scope = context.environments.apply(effective_environment(context, env_id))
     when = cd_context.get("timestamp") or envelope.get("time")
     change: Change = build_change({
         "id": f"cdevents:{key}", "kind": "rollback" if predicate == "rolledback" else "deploy",
-        "service": service, "environment": environment,
+        "service": service, "environment": environment, "scope": scope,
         "at": parse_vendor_time(when, "context.timestamp"), "version": version,
         "status": "succeeded",
         "summary": f"{service} {predicate} in {environment}" + (f" ({version})" if version
@@ -157,7 +159,7 @@ def _event(envelope: Mapping[str, Any], data: Any, context: HookContext) -> Pars
             "hook_id": context.hook_id, "cdevent_type": event_type, "subject_id": subject_id,
             "artifact_id": artifact, "event_source": source or None,
             "environment_source": text(env_ref, "source") if isinstance(env_ref, Mapping)
-            else None,
+            else None, "environment_name": env_id if env_id and env_id != environment else None,
             "chain_id": text(cd_context, "chainId")}.items() if v is not None}})
     reason = environment_filtered(context, change.environment)
     if reason is not None:

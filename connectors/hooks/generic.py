@@ -6,6 +6,11 @@ as ``import`` does. An event without ``id`` gets ``generic:<sha256 of its canoni
 so a redelivery of the same event upserts rather than duplicates. An event without
 ``environment`` takes the hook's environment (else ``production``); events of another
 environment than the hook's are dropped. Signed with ``X-Rollback-Advisor-Signature``.
+
+The delivery key is ``X-Rollback-Advisor-Delivery`` (when sent) followed by a hash of the
+content: a retry of the same post is a redelivery, but a later status of the same change (``notify
+--status in_progress``, then ``--status failed`` with the same ``--id``) is a delivery of its
+own, and updates the change.
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ class GenericParser:
         else:
             raise InvalidInput("body", payload, 'a change event, a list of them or '
                                '{"changes": [...]}')
-        delivery = header(headers, DELIVERY_HEADER) or content_hash(payload)
+        named = header(headers, DELIVERY_HEADER)
+        # the events' hash, not the body's: one event, a list or {"changes": [...]} alike
+        delivery = f"{named}#{content_hash(items)[:16]}" if named else content_hash(payload)
         changes: list[Change] = []
         seen: set[str] = set()
         for index, item in enumerate(items):

@@ -3,13 +3,15 @@
 Upstream: "Webhook events and payloads" (https://docs.github.com/en/webhooks/webhook-events-and-payloads)
 and "Validating webhook deliveries" (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
 
-Mapping (one change id per deployment, so later statuses upsert the same record):
+Mapping (one change id per deployment, so later statuses upsert the same record). Deployments
+and releases go through ``connectors.objects.github``, the normaliser ``sync`` uses too, so a
+delivery and a sync of the same object make the same change (plus ``details.hook_id`` here):
 
 - ``deployment`` (created): deploy ``in_progress``, ``started_at`` = ``at`` = deployment.created_at.
 - ``deployment_status``: success -> succeeded, failure/error -> failed,
-  in_progress/queued/pending -> in_progress, at = status.updated_at (else created_at),
+  in_progress/queued/pending -> in_progress, at = the status's created_at,
   started_at = deployment.created_at; inactive (superseded by a newer deployment) is ignored.
-- ``release`` published/released/created: a deploy with ``details.release: true`` and
+- ``release`` published/released/created: a deploy with ``details.release`` (tag, name, ...) and
   version = tag_name (for teams that deploy on release); drafts, prereleases, edits and deletions
   are ignored.
 - ``workflow_run`` completed, only when the workflow's name or path says deploy/release/cd and the
@@ -22,6 +24,7 @@ A deployment whose task mentions migrations (``deploy:migrations``) is stored as
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -30,19 +33,18 @@ from urllib.parse import parse_qs
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import Change
 
+from ..objects import github as objects_github  # a module: see connectors.objects
 from .base import (
     HookContext,
     Parsed,
     as_object,
     build_change,
     decode_json,
-    effective_environment,
     environment_filtered,
     guarded,
     header,
     ident,
     login,
-    map_service,
     opt_object,
     parse_vendor_time,
     text,
@@ -125,60 +127,23 @@ def _repository(data: Mapping[str, Any], context: HookContext) -> tuple[str, str
     if full_name is None:
         raise InvalidInput("repository.full_name", repo.get("full_name"), "the repository's "
                            "owner/name")
-    service = map_service(context.mapping, full_name, name) or name or full_name
-    return full_name, service, text(repo, "html_url")
+    return full_name, context.target().service("github", full_name), text(repo, "html_url")
 
 
 def _deployment(data: Mapping[str, Any], context: HookContext,
                 status: Mapping[str, Any] | None) -> Outcome:
-    full_name, service, repo_url = _repository(data, context)
-    deployment = as_object(data.get("deployment"), "deployment")
-    deployment_id = ident(deployment, "id", "deployment.id")
-    created = parse_vendor_time(deployment.get("created_at"), "deployment.created_at")
-    environment = effective_environment(
-        context, (text(status, "environment") if status else None) or text(deployment,
-                                                                           "environment"))
-    task = text(deployment, "task") or "deploy"
-    sha, ref = text(deployment, "sha"), text(deployment, "ref")
-    details: dict[str, Any] = {"hook_id": context.hook_id, "repository": full_name,
-                               "deployment_id": deployment_id, "ref": ref, "task": task}
-    if isinstance(deployment.get("production_environment"), bool):
-        details["production_environment"] = deployment["production_environment"]
-    url = repo_url + "/deployments" if repo_url else None
-    author = login(deployment, "creator") or login(data, "sender")
-    state: str | None
-    if status is None:
-        state, at, started = "in_progress", created, created
-    else:
-        raw_state = text(status, "state")
-        if raw_state == "inactive":
-            return None, (f"deployment {deployment_id} became inactive (superseded by a newer "
-                          "deployment)")
-        state = _STATUS.get(raw_state or "")
-        if state is None:
-            return None, f"deployment status state {raw_state} is not handled"
-        details["state"] = raw_state
-        details["deployment_status_id"] = ident(status, "id", "deployment_status.id",
-                                                required=False)
-        when = status.get("updated_at") or status.get("created_at")
-        at, started = parse_vendor_time(when, "deployment_status.created_at"), created
-        url = (text(status, "log_url") or text(status, "target_url")
-               or text(status, "environment_url") or url)
-        details["environment_url"] = text(status, "environment_url")
-    kind = "migration" if "migrat" in task.lower() else "deploy"
-    what = ref or (sha[:7] if sha else "")
-    summary = " ".join(f"{task} of {full_name} {what} to {environment} "
-                       f"{details.get('state') or 'started'}".split())
-    description = text(deployment, "description")
-    if description:
-        summary += f": {description}"
-    change = build_change({
-        "id": f"github:{full_name}:deployment:{deployment_id}", "kind": kind,
-        "service": service, "environment": environment, "at": at, "started_at": started,
-        "version": sha or ref, "status": state, "summary": summary, "author": author,
-        "url": url, "source": "github",
-        "details": {k: v for k, v in details.items() if v is not None}})
-    return change, None
+    full_name, _, _ = _repository(data, context)
+    change, ignored = objects_github.deployment_change(
+        full_name, as_object(data.get("deployment"), "deployment"),
+        [] if status is None else [status], context.target())
+    return _with_hook(change, context), ignored
+
+
+def _with_hook(change: Change | None, context: HookContext) -> Change | None:
+    """The normalised change with the hook it arrived on in ``details.hook_id``."""
+    if change is None:
+        return None
+    return dataclasses.replace(change, details={**change.details, "hook_id": context.hook_id})
 
 
 def _on_deployment(data: Mapping[str, Any], context: HookContext) -> Outcome:
@@ -194,28 +159,13 @@ def _on_release(data: Mapping[str, Any], context: HookContext) -> Outcome:
     action = text(data, "action")
     release = as_object(data.get("release"), "release")
     release_id = ident(release, "id", "release.id")
-    if action not in (*_RELEASE_ACTIONS, "prereleased"):
+    if action == "prereleased":
+        return None, f"release {release_id} is a prerelease (not taken as a deploy)"
+    if action not in _RELEASE_ACTIONS:
         return None, f"release action {action} does not deploy anything"
-    if release.get("prerelease") is True or action == "prereleased":
-        return None, f"release {release_id} is a prerelease (not taken as a production deploy)"
-    if release.get("draft") is True:
-        return None, f"release {release_id} is a draft"
-    full_name, service, _ = _repository(data, context)
-    tag = text(release, "tag_name")
-    when = release.get("published_at") or release.get("created_at")
-    environment = effective_environment(context, None)
-    title = text(release, "name") or tag
-    change = build_change({
-        "id": f"github:{full_name}:release:{release_id}", "kind": "deploy",
-        "service": service, "environment": environment,
-        "at": parse_vendor_time(when, "release.published_at"), "version": tag,
-        "status": "succeeded", "summary": f"release {title} of {full_name}",
-        "author": login(release, "author") or login(data, "sender"),
-        "url": text(release, "html_url"), "source": "github",
-        "details": {"release": True, "hook_id": context.hook_id, "repository": full_name,
-                    "release_id": release_id, "action": action,
-                    "target_commitish": text(release, "target_commitish")}})
-    return change, None
+    full_name, _, _ = _repository(data, context)
+    change, ignored = objects_github.release_change(full_name, release, context.target())
+    return _with_hook(change, context), ignored
 
 
 def _on_workflow_run(data: Mapping[str, Any], context: HookContext) -> Outcome:
@@ -237,10 +187,10 @@ def _on_workflow_run(data: Mapping[str, Any], context: HookContext) -> Outcome:
     full_name, service, _ = _repository(data, context)
     at = parse_vendor_time(run.get("updated_at"), "workflow_run.updated_at")
     started = run.get("run_started_at")
-    environment = effective_environment(context, None)
+    environment, scope = context.target().place(None)
     change = build_change({
         "id": f"github:{full_name}:workflow_run:{run_id}", "kind": "deploy",
-        "service": service, "environment": environment, "at": at,
+        "service": service, "environment": environment, "scope": scope, "at": at,
         "started_at": parse_vendor_time(started, "workflow_run.run_started_at")
         if started else None,
         "version": text(run, "head_sha"), "status": state,

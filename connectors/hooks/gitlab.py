@@ -7,15 +7,18 @@ Mapping:
 
 - ``Deployment Hook``: running -> in_progress (``started_at`` = ``at`` = status_changed_at),
   success -> succeeded, failed -> failed, canceled -> failed (a cancelled rollout may be partial;
-  ``details.gitlab_status`` keeps the word). One id per deployment id, so each status upserts it.
+  ``details.state`` keeps the word). One id per deployment id, so each status upserts it.
 - ``Pipeline Hook``: only *finished* pipelines (success, failed, canceled) whose deploy jobs ran.
   A deploy job is one with an ``environment`` or whose stage or name says deploy/release/cd; one
   change per environment those jobs deployed to (status failed if any of them failed or was
   cancelled, ``at`` = the last one's finish). Running pipelines, pipelines without deploy jobs and
   pipelines whose deploy jobs were skipped or never started are ignored with the reason. Prefer
   the Deployment Hook where environments are configured; enabling both stores a deploy twice.
-- ``Release Hook`` with action create: a deploy with ``details.release: true`` and version = tag;
-  update and delete are ignored.
+- ``Release Hook`` with action create: a deploy with ``details.release`` (tag, name, commit),
+  version = tag, id ``gitlab:<project>:release:<tag>``; update and delete are ignored.
+
+Deployments and releases go through ``connectors.objects.gitlab``, the normaliser ``sync`` uses
+too, so a delivery and a sync of the same object make the same change (plus ``details.hook_id``).
 
 Delivery key: ``Idempotency-Key`` (documented as kept across retries), else
 ``X-Gitlab-Event-UUID``, else a hash of the body.
@@ -23,6 +26,7 @@ Delivery key: ``Idempotency-Key`` (documented as kept across retries), else
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,6 +35,7 @@ from typing import Any
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import Change
 
+from ..objects import gitlab as objects_gitlab  # a module: see connectors.objects
 from .base import (
     HookContext,
     Parsed,
@@ -38,15 +43,12 @@ from .base import (
     build_change,
     content_hash,
     decode_json,
-    effective_environment,
     environment_filtered,
     guarded,
     header,
     ident,
     join_reasons,
     login,
-    map_service,
-    opt_object,
     parse_vendor_time,
     same_secret,
     text,
@@ -110,46 +112,22 @@ def _project(data: Mapping[str, Any], context: HookContext) -> tuple[str, str, s
     if path is None:
         raise InvalidInput("project.path_with_namespace", project.get("path_with_namespace"),
                            "the project's path, e.g. group/project")
-    name = text(project, "name")
-    short = path.rsplit("/", 1)[-1]
-    service = map_service(context.mapping, path, short, name) or short
+    service = context.target().service("gitlab", path, text(project, "name"))
     return path, service, text(project, "web_url")
 
 
 def _on_deployment(data: Mapping[str, Any], context: HookContext) -> Outcome:
-    path, service, web_url = _project(data, context)
-    deployment_id = ident(data, "deployment_id", "deployment_id")
-    raw_status = text(data, "status")
-    status = _DEPLOYMENT_STATUS.get(raw_status or "")
-    if status is None:
-        return [], [f"deployment status {raw_status} is not handled"]
-    at = parse_vendor_time(data.get("status_changed_at"), "status_changed_at")
-    environment = effective_environment(context, text(data, "environment"))
-    short_sha, ref = text(data, "short_sha"), text(data, "ref")
-    commit_url = text(data, "commit_url")
-    sha = short_sha
-    if commit_url and short_sha:
-        tail = commit_url.rstrip("/").rsplit("/", 1)[-1]
-        if tail.startswith(short_sha):  # the full sha is only in the commit URL
-            sha = tail
-    title = text(data, "commit_title")
-    summary = f"deploy of {path} {ref or short_sha or ''} to {environment} {raw_status}"
-    if title:
-        summary += f": {title}"
-    change = build_change({
-        "id": f"gitlab:{path}:deployment:{deployment_id}", "kind": "deploy",
-        "service": service, "environment": environment, "at": at,
-        "started_at": at if status == "in_progress" else None, "version": sha or ref,
-        "status": status, "summary": " ".join(summary.split()), "author": login(data, "user"),
-        "url": text(data, "deployable_url") or web_url, "source": "gitlab",
-        "details": {k: v for k, v in {
-            "hook_id": context.hook_id, "project": path, "deployment_id": deployment_id,
-            "deployable_id": ident(data, "deployable_id", "deployable_id", required=False),
-            "gitlab_status": raw_status, "ref": ref, "short_sha": short_sha,
-            "commit_url": commit_url, "environment_tier": text(data, "environment_tier"),
-            "environment_url": text(data, "environment_external_url")}.items()
-            if v is not None}})
-    return [change], []
+    path, _, _ = _project(data, context)
+    change, ignored = objects_gitlab.deployment_change(
+        path, objects_gitlab.deployment_from_hook(data), context.target())
+    return _with_hook(change, context), [ignored] if ignored else []
+
+
+def _with_hook(change: Change | None, context: HookContext) -> list[Change]:
+    """The normalised change with the hook it arrived on in ``details.hook_id``."""
+    if change is None:
+        return []
+    return [dataclasses.replace(change, details={**change.details, "hook_id": context.hook_id})]
 
 
 def _job_environment(job: Mapping[str, Any]) -> tuple[bool, str | None]:
@@ -187,8 +165,8 @@ def _on_pipeline(data: Mapping[str, Any], context: HookContext) -> Outcome:
            if text(job, "status") in ("success", "failed")
            or (text(job, "status") == "canceled" and job.get("started_at"))]
     if not ran:
-        seen = ", ".join(f"{text(j, 'name')}: {text(j, 'status')}" for j, _ in deploy_jobs)
-        return [], [f"pipeline {pipeline_id} ran no deploy job ({seen})"]
+        shown = ", ".join(f"{text(j, 'name')}: {text(j, 'status')}" for j, _ in deploy_jobs)
+        return [], [f"pipeline {pipeline_id} ran no deploy job ({shown})"]
     path, service, web_url = _project(data, context)
     groups: dict[str | None, list[Mapping[str, Any]]] = {}
     for job, env in ran:
@@ -205,15 +183,16 @@ def _on_pipeline(data: Mapping[str, Any], context: HookContext) -> Outcome:
             raise InvalidInput("object_attributes.finished_at", None, "the time a finished "
                                "pipeline finished")
         failed = any(text(j, "status") != "success" for j in jobs)
-        environment = effective_environment(context, env)
+        environment, scope = context.target().place(env)
         changes.append(build_change({
             "id": f"gitlab:{path}:pipeline:{pipeline_id}" + (f":{env}" if env else ""),
-            "kind": "deploy", "service": service, "environment": environment, "at": at,
+            "kind": "deploy", "service": service, "environment": environment, "scope": scope,
+            "at": at,
             "started_at": min((t for t in starts if t), default=None),
             "version": text(attrs, "sha") or text(attrs, "ref"),
             "status": "failed" if failed else "succeeded",
             "summary": f"pipeline {pipeline_id} of {path} deployed {text(attrs, 'ref') or ''} "
-                       f"to {environment}: {'failed' if failed else 'succeeded'}",
+                       f"to {env or environment}: {'failed' if failed else 'succeeded'}",
             "author": login(data, "user"), "url": url, "source": "gitlab",
             "details": {"hook_id": context.hook_id, "project": path,
                         "pipeline_id": pipeline_id, "pipeline_status": status,
@@ -230,27 +209,11 @@ def _time(job: Mapping[str, Any], key: str, index: int) -> datetime | None:
 
 def _on_release(data: Mapping[str, Any], context: HookContext) -> Outcome:
     action = text(data, "action")
-    release_id = ident(data, "id", "id", required=False) or text(data, "tag")
     if action != "create":
         return [], [f"release action {action} does not deploy anything"]
-    if release_id is None:
-        raise InvalidInput("id", None, "the release id or tag")
-    path, service, _ = _project(data, context)
-    tag = text(data, "tag")
-    when = data.get("released_at") or data.get("created_at")
-    commit = opt_object(data, "commit", "commit")
-    environment = effective_environment(context, None)
-    change = build_change({
-        "id": f"gitlab:{path}:release:{release_id}", "kind": "deploy", "service": service,
-        "environment": environment, "at": parse_vendor_time(when, "released_at"),
-        "version": tag, "status": "succeeded",
-        "summary": f"release {text(data, 'name') or tag} of {path}",
-        "url": text(data, "url"), "source": "gitlab",
-        "details": {k: v for k, v in {
-            "release": True, "hook_id": context.hook_id, "project": path,
-            "release_id": release_id, "sha": text(commit, "id"),
-            "description": text(data, "description")}.items() if v is not None}})
-    return [change], []
+    path, _, _ = _project(data, context)
+    change, ignored = objects_gitlab.release_change(path, data, context.target())
+    return _with_hook(change, context), [ignored] if ignored else []
 
 
 _HANDLERS = {"Deployment Hook": _on_deployment, "Pipeline Hook": _on_pipeline,

@@ -14,6 +14,9 @@ Mapping: ``payload.summary`` -> summary, ``payload.timestamp`` -> at, ``links[0]
 name itself. Change events carry no id, so the id is ``pagerduty:`` + a hash of the event
 (without the routing key), stable across redelivery. Alert events (``event_action``) and
 webhook v3 incident events are acknowledged and ignored: they are not changes.
+
+The stored raw payload is the event without ``routing_key`` (the integration key that lets
+anyone send events to the PagerDuty service): re-parsing it gives the same change.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .base import (
     Parsed,
     as_object,
     build_change,
+    canonical_json,
     content_hash,
     decode_json,
     effective_environment,
@@ -74,14 +78,17 @@ class PagerDutyParser:
                           raw=payload)
         identity = {k: data.get(k) for k in ("payload", "links")}
         key = content_hash(identity)
+        kept = {k: v for k, v in data.items() if k != "routing_key"}
+        stored = None if len(kept) == len(data) else canonical_json(kept).encode(
+            "utf-8", "surrogatepass")
         if "event_action" in data:
             return Parsed([], "alert event", text(data, "dedup_key") or key, ignored=(
                 f"PagerDuty alert event (event_action {data.get('event_action')}) is not a "
-                "change event"), raw=payload)
+                "change event"), raw=kept, stored_body=stored)
         change = guarded("PagerDuty", lambda: _change(data, context, key))
         reason = environment_filtered(context, change.environment)
         return Parsed([] if reason else [change], "change_event", key, ignored=reason,
-                      raw=payload)
+                      raw=kept, stored_body=stored)
 
 
 def _change(data: Mapping[str, Any], context: HookContext, key: str) -> Change:

@@ -407,16 +407,6 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def service_for(prefix: str, path: str, explicit: Mapping[str, str],
-                repo_map: Mapping[str, str]) -> str:
-    """The graph node of a repository: the section's ``map``, the graph's ``repo:``
-    annotation (``github:owner/name``), else the repository's last path segment."""
-    lowered = {k.lower(): v for k, v in explicit.items()}
-    graph = {k.lower(): v for k, v in repo_map.items()}
-    return (lowered.get(path.lower()) or graph.get(f"{prefix}:{path}".lower())
-            or path.rsplit("/", 1)[-1])
-
-
 def as_utc(value: datetime | None) -> datetime | None:
     """Vendor datetimes as aware UTC; a naive one is taken as UTC (both APIs send Z)."""
     if value is None:

@@ -7,6 +7,10 @@ store. The schema is migrated with Alembic on open.
 Writes are idempotent by change id (``INSERT ... ON CONFLICT DO NOTHING ... RETURNING``), so a
 redelivered or re-imported event is counted as a duplicate, never stored twice, even when two
 writers race. A batch is one transaction: an error while it is read stores nothing.
+
+Each change records its owner, the writer that created it (``hook:<id>``, ``sync:<section>``,
+``import``): an update from any other writer is refused (``Conflict``) or, for sync, skipped,
+so one hook cannot rewrite what another source reported.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from ..engine import Candidate
-from ..errors import StoreError
-from ..models import GLOBAL, Change, ChangeKind, ChangeStatus
+from ..errors import Conflict, StoreError
+from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
@@ -48,6 +52,17 @@ CHUNK = 1000
 _MAX_ROLLOUT = "max_rollout_us"
 _KINDS = {k.value: k for k in ChangeKind}
 _STATUSES = {s.value: s for s in ChangeStatus}
+IMPORT_OWNER = "import"
+
+
+def hook_owner(hook_id: str) -> str:
+    """The owner of the changes a hook's deliveries create."""
+    return f"hook:{hook_id}"
+
+
+def sync_owner(source: str) -> str:
+    """The owner of the changes a sync of connector section ``source`` creates."""
+    return f"sync:{source}"
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,11 @@ class ImportResult:
     inserted: int = 0
     updated: int = 0
     duplicates: int = 0
+    not_owned: int = 0  # stored by another source, left as is (sync only; hooks refuse)
 
     def __add__(self, other: ImportResult) -> ImportResult:
         return ImportResult(self.inserted + other.inserted, self.updated + other.updated,
-                            self.duplicates + other.duplicates)
+                            self.duplicates + other.duplicates, self.not_owned + other.not_owned)
 
 
 def default_url(data_dir: Path) -> str:
@@ -128,39 +144,49 @@ class Store:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def add_changes(self, items: Iterable[Change], *, update: bool = False) -> ImportResult:
+    def add_changes(self, items: Iterable[Change], *, update: bool = False,
+                    owner: str = IMPORT_OWNER) -> ImportResult:
         """Store changes in one transaction; existing ids are duplicates (or updated when
-        ``update`` and their content differs). An exception from ``items`` stores nothing."""
+        ``update`` and their content differs). An exception from ``items`` stores nothing.
+
+        Raises:
+            Conflict: ``update`` and a stored id belongs to another owner (nothing stored).
+        """
         try:
             with self.engine.begin() as conn:
-                return self._write(conn, items, update)
+                return self._write(conn, items, update, owner)
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
 
     def sync_batch(self, source: str, items: Sequence[Change],
                    cursor: dict[str, Any]) -> ImportResult:
         """Upsert a connector's batch and save its cursor atomically: a crash between the two
-        can neither lose a change (cursor ahead) nor repeat one (cursor behind is harmless)."""
+        can neither lose a change (cursor ahead) nor repeat one (cursor behind is harmless).
+
+        Changes another source created are left as stored and counted in ``not_owned``: one
+        foreign id must not stop the source's other changes (a hook gets a 409 instead)."""
         try:
             with self.engine.begin() as conn:
-                result = self._write(conn, items, True)
+                result = self._write(conn, items, True, sync_owner(source), refuse=False)
                 self._save_cursor(conn, source, cursor)
                 return result
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
 
-    def write_changes(self, conn: Connection, items: Iterable[Change], *,
+    def write_changes(self, conn: Connection, items: Iterable[Change], *, owner: str,
                       update: bool = False) -> ImportResult:
-        """Store changes inside a transaction the caller holds (e.g. with a raw delivery)."""
-        return self._write(conn, items, update)
+        """Store changes inside a transaction the caller holds (e.g. with a raw delivery);
+        ``Conflict`` when one of them belongs to another owner."""
+        return self._write(conn, items, update, owner)
 
-    def _write(self, conn: Connection, items: Iterable[Change], update: bool) -> ImportResult:
+    def _write(self, conn: Connection, items: Iterable[Change], update: bool, owner: str,
+               refuse: bool = True) -> ImportResult:
         total = ImportResult()
         longest = 0
         for chunk in _chunks(items, CHUNK):
             rows = {c.id: c for c in chunk}  # last one wins within a chunk
             now = _now_us()
-            values = [_row(c, now) for c in rows.values()]
+            values = [_row(c, now, owner) for c in rows.values()]
             longest = max([longest] + [v["at_us"] - v["start_us"] for v in values])
             stmt = self._insert(changes).on_conflict_do_nothing(
                 index_elements=["id"]).returning(changes.c.id)
@@ -169,26 +195,42 @@ class Store:
             if new:
                 conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
             rest = [rows[i] for i in rows if i not in inserted]
-            updated = 0
+            updated = foreign = 0
             if update and rest:
-                updated = self._update(conn, rest, now)
-            total = total + ImportResult(len(inserted), updated, len(rest) - updated
-                                         + len(chunk) - len(rows))
+                updated, foreign = self._update(conn, rest, now, owner, refuse)
+            total = total + ImportResult(len(inserted), updated, len(rest) - updated - foreign
+                                         + len(chunk) - len(rows), foreign)
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
 
-    def _update(self, conn: Connection, items: list[Change], now: int) -> int:
-        current = dict(conn.execute(select(changes.c.id, changes.c.doc)
-                                    .where(changes.c.id.in_([c.id for c in items]))).all())
-        changed = [c for c in items if current.get(c.id) != _doc(c)]
+    def _update(self, conn: Connection, items: list[Change], now: int, owner: str,
+                refuse: bool) -> tuple[int, int]:
+        """Rewrite the stored changes ``items`` carry new content for: (updated, not owned).
+
+        An update older than the stored change, or one moving a finished change back to in
+        progress, is left out (``supersedes``): deliveries arrive in any order."""
+        current = {r.id: r for r in conn.execute(
+            select(changes.c.id, changes.c.doc, changes.c.owner, changes.c.status,
+                   changes.c.at_us)
+            .where(changes.c.id.in_([c.id for c in items])))}
+        foreign = [c for c in items if not may_update(current[c.id].owner, owner)]
+        if foreign and refuse:
+            first = foreign[0]
+            raise Conflict("id", f"change {first.id!r} was created by "
+                           f"{_describe_owner(current[first.id].owner)}; only that source may "
+                           "update it (give this event an id of its own)",
+                           change_id=first.id)
+        mine = [c for c in items if c not in foreign]
+        changed = [c for c in mine if current[c.id].doc != _doc(c)
+                   and supersedes(_STATUSES[current[c.id].status], current[c.id].at_us, c)]
         for c in changed:
-            row = _row(c, now)
+            row = _row(c, now, owner)
             conn.execute(update(changes).where(changes.c.id == c.id).values(
                 {k: v for k, v in row.items() if k != "id"}))
             conn.execute(delete(change_services).where(change_services.c.change_id == c.id))
             conn.execute(change_services.insert(), _service_rows(c))
-        return len(changed)
+        return len(changed), len(foreign)
 
     def _raise_max_rollout(self, conn: Connection, value: int) -> None:
         stmt = self._insert(store_meta).values(key=_MAX_ROLLOUT, value=value)
@@ -210,15 +252,30 @@ class Store:
                           environment: str) -> list[Candidate]:
         """The same window as the engine's light candidates: columns only, no document
         decoded (``get_changes`` fetches the few that get listed)."""
-        cols = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
-                changes.c.at_us, changes.c.start_us, changes.c.status, changes.c.rollout_pct,
-                changes.c.destructive)
-        kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
         with self.engine.connect() as conn:
-            rows = _plain_rows(conn, self._window(conn, select(*cols), start, end, environment))
-        return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                          statuses[status], pct, bool(d))
-                for i, k, s, env, at, st, status, pct, d in rows]
+            rows = _plain_rows(conn, self._window(conn, select(*_CANDIDATE_COLUMNS), start, end,
+                                                  environment))
+        return _candidates(rows)
+
+    def history_candidates(self, *, services: Iterable[str], start: datetime, end: datetime,
+                           environment: str) -> list[Candidate]:
+        """Light candidates of the changes to ``services`` that took effect in [start, end):
+        the failing nodes' own history, older than the window (served by the per-service
+        index; a handful of rows per service)."""
+        names = sorted(set(services))
+        if not names:
+            return []
+        # driven by the per-service index: the few rows of these services in the range, then
+        # their changes by primary key (an IN over the changes table would scan the window
+        # index instead)
+        stmt = (select(*_CANDIDATE_COLUMNS).distinct()
+                .select_from(change_services.join(changes,
+                                                  changes.c.id == change_services.c.change_id))
+                .where(change_services.c.service.in_(names),
+                       change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end),
+                       changes.c.environment == environment))
+        with self.engine.connect() as conn:
+            return _candidates([tuple(row) for row in conn.execute(stmt)])
 
     def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
                 environment: str) -> Select[Any]:
@@ -330,6 +387,18 @@ class Store:
             index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
 
 
+_CANDIDATE_COLUMNS = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
+                      changes.c.at_us, changes.c.start_us, changes.c.status,
+                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope)
+
+
+def _candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
+    kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
+    return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
+                      statuses[status], pct, bool(d), scope)
+            for i, k, s, env, at, st, status, pct, d, scope in rows]
+
+
 def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
     """Run ``stmt`` on the DBAPI cursor and return plain tuples: on the window query, building
     SQLAlchemy Row objects for thousands of rows costs more than the query itself."""
@@ -383,12 +452,43 @@ def _doc(change: Change) -> str:
                       ensure_ascii=False)
 
 
-def _row(change: Change, now: int) -> dict[str, Any]:
+def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
+    check_change(change)  # built by a connector without change_from_dict: same limits
     return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
             "source": change.source, "doc": _doc(change), "ingested_us": now,
-            **candidate_columns(change)}
+            "owner": owner, **candidate_columns(change)}
+
+
+def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
+    """Whether ``update`` replaces a stored change of ``status`` that took effect at ``at_us``.
+
+    Updates apply in the order of their own time (``at``), not of arrival; a finished status
+    (succeeded, failed) always replaces in progress and is never replaced by it, whatever two
+    senders' clocks say.
+    """
+    done = status is not ChangeStatus.IN_PROGRESS
+    if update.status is ChangeStatus.IN_PROGRESS:
+        return not done and _us(update.at) >= at_us
+    return not done or _us(update.at) >= at_us
+
+
+def may_update(stored: str | None, writer: str) -> bool:
+    """Whether ``writer`` may rewrite a change whose owner is ``stored``: only its creator,
+    or any sync for a row stored before owners were recorded (hooks' rows got theirs)."""
+    return stored == writer or (stored is None and writer.startswith("sync:"))
+
+
+def _describe_owner(owner: str | None) -> str:
+    """Who owns a change, as an error says it: never another hook's id."""
+    if owner is None:
+        return "a sync or import before owners were recorded"
+    if owner.startswith("hook:"):
+        return "another hook"
+    if owner.startswith("sync:"):
+        return f"connector source {owner.removeprefix('sync:')} (sync)"
+    return owner
 
 
 def _service_rows(change: Change) -> list[dict[str, Any]]:
@@ -408,6 +508,7 @@ def _from_doc(doc: str) -> Change:
                   started_at=datetime.fromisoformat(started) if started else None,
                   version=d.get("version"), previous_version=d.get("previous_version"),
                   status=ChangeStatus(d["status"]), reversible=d.get("reversible"),
+                  scope={k: tuple(v) for k, v in d["scope"].items()} if "scope" in d else None,
                   summary=d.get("summary"), author=d.get("author"), url=d.get("url"),
                   source=d.get("source"), details=d.get("details") or {})
 
@@ -417,4 +518,5 @@ def _reason(exc: SQLAlchemyError) -> str:
     return (str(orig) if orig is not None else str(exc)).strip().splitlines()[0]
 
 
-__all__ = ["ImportResult", "Store", "default_url", "open_store"]
+__all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
+           "open_store", "supersedes", "sync_owner"]

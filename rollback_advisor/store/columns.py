@@ -10,11 +10,12 @@ from ..models import Change
 SERVICE_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a node name
 # The window query's columns, equality and range first: an index over all of them covers it.
 WINDOW_INDEX = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
-                "rollout_pct", "destructive")
+                "rollout_pct", "destructive", "scope")
 
 
 def candidate_columns(change: Change) -> dict[str, Any]:
-    """services, rollout_pct and destructive: what ``window_candidates`` reads of a change."""
+    """services, rollout_pct, destructive and scope: what ``window_candidates`` reads of a
+    change."""
     c = candidate_of(change)
     return {"services": SERVICE_SEPARATOR.join(c.services), "rollout_pct": c.rollout_percentage,
-            "destructive": c.destructive}
+            "destructive": c.destructive, "scope": c.scope}

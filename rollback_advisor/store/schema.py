@@ -45,6 +45,11 @@ changes = Table(
     Column("services", Text, nullable=False, server_default=""),
     Column("rollout_pct", Float),
     Column("destructive", Boolean, nullable=False, server_default=false()),
+    # compact JSON of the change's scope, NULL when unknown (migration 0004)
+    Column("scope", Text),
+    # who created the change and alone may update it: hook:<id>, sync:<section> or import;
+    # NULL for rows stored before migration 0005 by sync or import
+    Column("owner", String(128)),
     Index("ix_changes_window", *WINDOW_INDEX),
 )
 
@@ -110,15 +115,17 @@ deliveries = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
            autoincrement=True),
     Column("hook_id", String(64), ForeignKey("hooks.id"), nullable=False),
-    # the sender's delivery id (X-GitHub-Delivery, CloudEvents id, ...) or the body's SHA-256:
-    # UNIQUE per hook, so a redelivery racing the first one stores nothing
-    Column("delivery_key", String(256), nullable=False),
+    # the sender's delivery id (X-GitHub-Delivery, CloudEvents id, ...) or the body's SHA-256,
+    # whole; its hex SHA-256 is UNIQUE per hook, so a redelivery racing the first one stores
+    # nothing, however long the key (migration 0006)
+    Column("delivery_key", Text, nullable=False),
+    Column("key_sha256", String(64), nullable=False),
     Column("event", String(128), nullable=False),
     Column("received_us", BigInteger, nullable=False),
     Column("headers", Text, nullable=False),  # JSON, secrets removed
     Column("body", LargeBinary, nullable=False),
     Column("outcome", String(16), nullable=False),  # stored
     Column("change_ids", Text, nullable=False),  # JSON list
-    UniqueConstraint("hook_id", "delivery_key", name="uq_deliveries_hook_key"),
+    UniqueConstraint("hook_id", "key_sha256", name="uq_deliveries_hook_key_sha256"),
     Index("ix_deliveries_hook_received", "hook_id", "received_us"),
 )

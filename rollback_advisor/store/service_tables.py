@@ -2,8 +2,9 @@
 
 Kept beside ``Store`` rather than inside it so the core store stays about changes and graphs.
 A delivery and the changes it carries are written in one transaction; the delivery row's
-UNIQUE (hook_id, delivery_key) is what makes a redelivery a no-op even when two workers receive
-it at the same moment (the second insert waits for the first commit, then conflicts).
+UNIQUE (hook_id, key_sha256), the digest of the whole delivery key, is what makes a
+redelivery a no-op even when two workers receive it at the same moment (the second insert
+waits for the first commit, then conflicts).
 
 On PostgreSQL the delivery, its changes and their service rows go to the server as one
 autocommitted statement (data-modifying CTEs): a committed delivery costs one round trip after
@@ -13,6 +14,7 @@ request's time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,9 +25,20 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import InvalidInput, NotFound, StoreError
-from ..models import Change
-from . import _MAX_ROLLOUT, ImportResult, Store, _now_us, _reason, _row, _service_rows
+from ..models import MAX_LENGTHS, Change, check_text
+from . import (
+    _MAX_ROLLOUT,
+    ImportResult,
+    Store,
+    _now_us,
+    _reason,
+    _row,
+    _service_rows,
+    hook_owner,
+)
 from .schema import api_tokens, change_services, changes, deliveries, hooks, store_meta
+
+_HOOK_NAME_LENGTH = 256  # hooks.name VARCHAR(256)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,12 @@ class ServiceTables:
         # ``source`` before calling, so the core never copies that list.
         if not name or not name.strip():
             raise InvalidInput("name", name, "a non-empty name")
+        check_text(name.strip(), "name", _HOOK_NAME_LENGTH)
+        if environment is not None:
+            check_text(environment, "environment", MAX_LENGTHS["environment"])
+        for repo, node in mapping.items():
+            check_text(repo, "map")
+            check_text(node, f"map.{repo}", MAX_LENGTHS["service"])
         record = HookRecord(hook_id, name.strip(), source, dict(mapping), environment, nonce,
                             _now_us())
         with self._begin() as conn:
@@ -156,27 +175,37 @@ class ServiceTables:
     def store_delivery(self, *, hook_id: str, delivery_key: str, event: str,
                        headers: Mapping[str, str], body: bytes,
                        changes: Iterable[Change]) -> DeliveryResult:
-        """Store the raw delivery and its changes atomically, or nothing if already stored."""
+        """Store the raw delivery and its changes atomically, or nothing if already stored.
+
+        Raises:
+            Conflict: a change id is stored already and another source created it; nothing
+                is stored, the delivery included.
+        """
         items = list(changes)
-        values = {"hook_id": hook_id, "delivery_key": delivery_key[:256], "event": event[:128],
+        check_text(delivery_key, "delivery key")  # from a payload (a CloudEvents id): any text
+        check_text(event, "event")
+        values = {"hook_id": hook_id, "delivery_key": delivery_key,
+                  "key_sha256": hashlib.sha256(delivery_key.encode("utf-8")).hexdigest(),
+                  "event": event[:128],
                   "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
                   "body": bytes(body), "outcome": "stored",
                   "change_ids": json.dumps([c.id for c in items])}
         if self.store.dialect == "postgresql":
-            done = self._store_delivery_pg(values, items)
+            done = self._store_delivery_pg(values, items, hook_owner(hook_id))
             if done is not None:
                 return done
         stmt = (self.store._insert(deliveries).values(values)
-                .on_conflict_do_nothing(index_elements=["hook_id", "delivery_key"])
+                .on_conflict_do_nothing(index_elements=["hook_id", "key_sha256"])
                 .returning(deliveries.c.id))
         with self._begin() as conn:
             delivery_id = conn.execute(stmt).scalar()
             if delivery_id is None:
                 return DeliveryResult(True, None)
-            result = self.store.write_changes(conn, items, update=True)
+            result = self.store.write_changes(conn, items, update=True,
+                                              owner=hook_owner(hook_id))
         return DeliveryResult(False, int(delivery_id), result)
 
-    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change]
+    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change], owner: str
                            ) -> DeliveryResult | None:
         """``store_delivery`` as one autocommitted statement, or None when it wrote nothing and
         the generic path must decide.
@@ -190,7 +219,7 @@ class ServiceTables:
         """
         now = _now_us()
         rows = {c.id: c for c in items}  # last one wins, as in Store.write_changes
-        change_rows = [_row(c, now) for c in rows.values()]
+        change_rows = [_row(c, now, owner) for c in rows.values()]
         service_rows = [s for c in rows.values() for s in _service_rows(c)]
         longest = max([0] + [r["at_us"] - r["start_us"] for r in change_rows])
         change_cols = tuple(change_rows[0]) if change_rows else tuple(_row_columns())
@@ -312,7 +341,7 @@ def _row_columns() -> list[str]:
     from ..models import ChangeKind
 
     probe = Change(id="-", kind=ChangeKind.DEPLOY, services=("-",), at=datetime.now(UTC))
-    return list(_row(probe, 0))
+    return list(_row(probe, 0, ""))
 
 
 def _record_type(table: Table, cols: tuple[str, ...]) -> str:
@@ -352,12 +381,12 @@ WITH u AS MATERIALIZED (
 ), stored AS (
     SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u)) AS yes
 ), d AS (
-    INSERT INTO {deliveries.name} (hook_id, delivery_key, event, received_us, headers, body,
-                                   outcome, change_ids)
-    SELECT %(hook_id)s, %(delivery_key)s, %(event)s, %(received_us)s, %(headers)s, %(body)s,
-           %(outcome)s, %(change_ids)s
+    INSERT INTO {deliveries.name} (hook_id, delivery_key, key_sha256, event, received_us,
+                                   headers, body, outcome, change_ids)
+    SELECT %(hook_id)s, %(delivery_key)s, %(key_sha256)s, %(event)s, %(received_us)s,
+           %(headers)s, %(body)s, %(outcome)s, %(change_ids)s
     WHERE NOT (SELECT yes FROM stored)
-    ON CONFLICT (hook_id, delivery_key) DO NOTHING
+    ON CONFLICT (hook_id, key_sha256) DO NOTHING
     RETURNING id
 ), c AS (
     INSERT INTO {changes.name} ({ccols})

@@ -15,16 +15,18 @@ from flask import Blueprint, Response, request
 from ..advisor import Advice
 from ..errors import InvalidInput
 from ..models import Ranking
-from ..render import advice_slack, suspects_text
-from ..timeutil import parse_duration, parse_when, utc_now
+from ..render import advice_slack, suspects_report
+from ..timeutil import parse_when, utc_now
 from .auth import require
 from .credentials import register_hook
 from .services import services
-from .slack import blocks_for, post_to_webhook
+from .services import text_field as _text
+from .slack import block_kit, post_to_webhook
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack"}
+_RECOMMEND_FIELDS = {"target", "at", "environment", "window", "limit", "notify_slack",
+                     "symptoms", "scope"}
 
 
 def json_body() -> Mapping[str, Any]:
@@ -32,21 +34,13 @@ def json_body() -> Mapping[str, Any]:
     if not request.is_json:
         raise InvalidInput("body", request.mimetype or None,
                            "a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidInput("body", None, "a JSON document nested less deeply") from None
     if not isinstance(data, Mapping):
         raise InvalidInput("body", data, "a JSON object")
     return data
-
-
-def _text(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(key, None, "a non-empty string (required)")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(key, value, "a non-empty string")
-    return value.strip()
 
 
 def _int(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -71,13 +65,8 @@ def _ranking_dict(ranking: Ranking, limit: int) -> dict[str, Any]:
 
 
 def advise(data: Mapping[str, Any]) -> Advice:
-    """Parse ``target``, ``at``, ``environment``, ``window`` and ask the advisor."""
-    target = _text(data, "target", required=True)
-    assert target is not None
-    at = parse_when(_text(data, "at") or "now", utc_now(), "at")
-    window = _text(data, "window")
-    return services().advise(target, at, environment=_text(data, "environment"),
-                             window=parse_duration(window, "window") if window else None)
+    """Advice for the incident a request describes (``Services.advise_request``)."""
+    return services().advise_request(data)
 
 
 @bp.post("/recommendations")
@@ -113,7 +102,7 @@ def suspects() -> Any:
     if fmt == "slack":
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
-        return Response(suspects_text(advice, limit) + "\n", mimetype="text/plain")
+        return Response(suspects_report(advice, limit) + "\n", mimetype="text/plain")
     return _ranking_dict(advice.ranking, limit)
 
 
@@ -123,7 +112,7 @@ def suspects_blocks() -> Any:
     """Block Kit form of the suspect list (what the slash command answers)."""
     limit = _int(request.args, "limit", services().settings.output.max_suspects, 1, 50)
     advice = advise(request.args)
-    return {"text": advice_slack(advice, limit), "blocks": blocks_for(advice, limit)}
+    return block_kit(advice, limit)
 
 
 @bp.get("/changes")
@@ -135,8 +124,8 @@ def changes() -> Any:
     offset = _int(args, "offset", 0, 0, 10_000_000)
     since, until = args.get("since"), args.get("until")
     found = services().store.list_changes(
-        service=args.get("service") or None, kind=args.get("kind") or None,
-        environment=args.get("environment") or None, limit=limit, offset=offset,
+        service=_text(args, "service"), kind=args.get("kind") or None,
+        environment=_text(args, "environment"), limit=limit, offset=offset,
         since=parse_when(since, now, "since") if since else None,
         until=parse_when(until, now, "until") if until else None)
     return {"changes": [c.to_dict() for c in found], "limit": limit, "offset": offset,

@@ -21,7 +21,8 @@ from connectors.hooks import PARSERS
 
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
-from ..models import change_from_dict, dumps
+from ..incident_input import scope_from_texts
+from ..models import change_from_dict, dumps, scope_to_dict
 from ..store.service_tables import ServiceTables
 from .credentials import SCOPES, create_token, register_hook
 from .server_key import require_server_key, with_server_key
@@ -219,14 +220,17 @@ def tokens_revoke(token_id: str) -> None:
 @click.option("--summary")
 @click.option("--author")
 @click.option("--link", help="URL of the pipeline run or release.")
+@click.option("--scope", "scope", multiple=True, metavar="LABEL=VALUE",
+              help="Where the change took effect, e.g. region=us-east-1 (repeatable; "
+                   "repeating a label adds values). Default: unknown, read as everywhere.")
 @click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True)
 @click.option("--timeout", type=float, default=10.0, show_default=True)
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kind: str,
            service: str | None, environment: str, at: str | None, started_at: str | None,
            version: str | None, previous_version: str | None, status: str,
-           summary: str | None, author: str | None, link: str | None, retries: int,
-           timeout: float, fmt: str) -> None:
+           summary: str | None, author: str | None, link: str | None, scope: tuple[str, ...],
+           retries: int, timeout: float, fmt: str) -> None:
     """Post a change event to a hook from CI, signed with the hook's secret.
 
     Retries on network errors and 5xx with the same delivery key, so a retry after a lost
@@ -241,6 +245,9 @@ def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kin
         raise InvalidInput("--secret-env", secret_env, "the name of a set environment "
                            "variable holding the hook's secret")
     if path is not None:
+        if scope:
+            raise InvalidInput("--scope", list(scope), "no --scope with --file: put the "
+                               "scope in the file's events")
         body = path.read()
         try:
             payload = json.loads(body)
@@ -261,6 +268,9 @@ def notify(hook_url: str, secret_env: str, path: Any, change_id: str | None, kin
                             ("author", author), ("url", link)):
             if value:
                 event[name] = value
+        where = scope_from_texts(scope, "--scope")
+        if where:
+            event["scope"] = scope_to_dict(where)
         change_from_dict(event)  # fail here, with the field named, not on the server
         body = json.dumps(event).encode("utf-8")
         key = event["id"]

@@ -3,18 +3,20 @@
 Order matters: look the hook up, verify the signature over the exact raw bytes (401, nothing
 stored), parse (400 with the reason), then store the raw delivery and its changes in one
 transaction keyed by (hook, delivery key). A redelivery answers 200 ``duplicate``; an event the
-hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere.
+hook does not handle answers 200 ``ignored`` with the reason and is stored nowhere. An update
+to a change another hook or source created answers 409 and stores nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, request
 
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from .credentials import hook_secret
 from .errors import Unauthorized
 from .services import services
@@ -24,7 +26,8 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 # Never stored with the raw payload: they carry the secret or credentials.
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-gitlab-token", "x-hub-signature",
                             "x-hub-signature-256", "x-rollback-advisor-signature",
-                            "x-slack-signature", "proxy-authorization"})
+                            "x-slack-signature", "proxy-authorization",
+                            "x-pagerduty-signature"})
 
 
 def kept_headers() -> dict[str, str]:
@@ -51,7 +54,8 @@ def deliver(hook_id: str) -> Any:
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
     context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                          environment=hook.environment)
+                          environment=hook.environment, repo_map=_repo_map(svc, hook.source),
+                          environments=svc.settings.environment_map)
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:
@@ -65,8 +69,13 @@ def deliver(hook_id: str) -> Any:
     ref = {"hook": hook.id, "delivery_key": key}
     changes = [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
                for c in parsed.changes]
-    result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key, event=parsed.event,
-                                       headers=kept_headers(), body=body, changes=changes)
+    try:
+        result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
+                                           event=parsed.event, headers=kept_headers(),
+                                           body=parsed.stored_body or body, changes=changes)
+    except Conflict:  # a change another source created: 409, nothing stored
+        metrics.rejected.labels("not_owner").inc()
+        raise
     ids = [c.id for c in changes]
     if result.duplicate:
         metrics.deliveries.labels(hook.source, "duplicate").inc()
@@ -76,6 +85,18 @@ def deliver(hook_id: str) -> Any:
     metrics.ingested.labels(hook.source).inc(len(ids))
     return {"status": "stored", "event": parsed.event, "delivery_key": key, "changes": ids,
             "inserted": result.changes.inserted, "updated": result.changes.updated}, 201
+
+
+def _repo_map(svc: Any, source: str) -> Mapping[str, str]:
+    """The graph's ``repo:`` annotations, which ``sync`` maps repositories by too (so a hook
+    delivery and a sync of one deployment name the same node); none before a graph is loaded.
+    Only GitHub and GitLab deliveries name a repository."""
+    if source not in ("github", "gitlab"):
+        return {}
+    try:
+        return svc.advisor().graph().repo_map()  # type: ignore[no-any-return]
+    except NotFound:
+        return {}
 
 
 def _signature_hint(source: str) -> str:

@@ -41,6 +41,13 @@ _INCIDENT_PARAMS = [
     _q("environment", _STR, "Default: the config's environment."),
     _q("window", _STR, "How far back to look, e.g. 24h."),
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Suspects shown."),
+    {**_q("symptom", {"type": "array", "items": _STR, "maxItems": 100},
+          "Another failing node, NODE or NODE@TIME (TIME as for at; default the onset). "
+          "Repeat the parameter for each; split on the last @ only when a time follows."),
+     "style": "form", "explode": True},
+    {**_q("scope", {"type": "array", "items": _STR},
+          "Where it fails, LABEL=VALUE (region=us-east-1); repeat for more values."),
+     "style": "form", "explode": True},
 ]
 
 SCHEMAS: dict[str, Any] = {
@@ -55,7 +62,12 @@ SCHEMAS: dict[str, Any] = {
                                                "no_change_probability", "suspects", "warnings"],
                 "properties": {
                     "incident": {"type": "object", "required": ["target", "started_at",
-                                                                "environment"]},
+                                                                "environment"],
+                                 "properties": {
+                                     "symptoms": {"type": "array", "items": {
+                                         "type": "object", "required": ["node", "started_at"],
+                                         "properties": {"node": _STR, "started_at": _STR}}},
+                                     "scope": {"$ref": "#/components/schemas/Scope"}}},
                     "window_hours": {"type": "number"},
                     "no_change_probability": {"type": "number", "minimum": 0, "maximum": 1},
                     "suspects": {"type": "array", "items": {
@@ -83,7 +95,19 @@ SCHEMAS: dict[str, Any] = {
                        "environment": _STR, "window": _STR,
                        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
                        "notify_slack": {"type": "boolean", "description":
-                                        "Also post to server.slack_webhook_url (400 if unset)."}}},
+                                        "Also post to server.slack_webhook_url (400 if unset)."},
+                       "symptoms": {"type": "array", "maxItems": 100, "description":
+                                    "Other failing nodes, each with its onset (default the "
+                                    "incident's).", "items": {"$ref":
+                                                             "#/components/schemas/Symptom"}},
+                       "scope": {"$ref": "#/components/schemas/Scope"}}},
+    "Symptom": {"type": "object", "required": ["node"], "additionalProperties": False,
+                "properties": {"node": {"type": "string", "minLength": 1},
+                               "started_at": {"type": "string", "description":
+                                              "RFC 3339, 'now', '-15m' or '2h ago'."}}},
+    "Scope": {"type": "object", "description": "label -> values, e.g. "
+                                               '{"region": ["us-east-1"]}',
+              "additionalProperties": {"type": "array", "minItems": 1, "items": _STR}},
     "HookRequest": {
         "type": "object", "required": ["name", "source"], "additionalProperties": False,
         "properties": {"name": {"type": "string", "minLength": 1},
@@ -181,9 +205,12 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                 "201": _json("Stored with its changes.",
                              {"$ref": "#/components/schemas/Delivery"}),
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
-                "404": _error("No such active hook (or hooks are off: no server key).")}}},
+                "404": _error("No such active hook (or hooks are off: no server key)."),
+                "409": _error("An update to a change another hook or source created: "
+                              "nothing stored.")}}},
         "/slack/commands": {"post": {
-            "summary": "Slack slash command /rollback-advisor <target> [time] (signed).",
+            "summary": "Slack slash command /rollback-advisor <target> [time] "
+                       "[symptom=NODE[@TIME]] [scope=LABEL=VALUE] [window=] [env=] (signed).",
             "security": [],
             "requestBody": {"required": True, "content": {
                 "application/x-www-form-urlencoded": {"schema": {

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, request
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from ..advisor import Advice, Advisor
 from ..config import Settings
-from ..models import Incident
+from ..errors import InvalidInput
+from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
+from ..models import MAX_LENGTHS, Incident, check_text, scope_from_dict
 from ..store import Store
 from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
+from ..timeutil import parse_duration, parse_when, utc_now
 from .errors import NotConfigured
 from .metrics import Metrics
 from .server_key import server_key
@@ -58,19 +63,34 @@ class Services:
             self._graph_stamp = stamp
         return self._advisor
 
-    def advise(self, target: str, at: datetime, *, environment: str | None = None,
-               window: timedelta | None = None) -> Advice:
-        """Advice for an incident on ``target`` at ``at``, shared by the API and the slash
-        command. ``window`` overrides the engine's look-back for this call only, on the
-        same graph (no rebuild)."""
+    def advise_request(self, data: Mapping[str, Any]) -> Advice:
+        """Advice for the incident a request describes, shared by the API and the slash
+        command: ``target``, ``at``, ``environment``, ``window``, the symptoms and the scope.
+        A JSON body has ``symptoms`` (``[{node, started_at?}]``) and ``scope`` (label -> list
+        of strings); a query string (a MultiDict) repeats ``symptom=NODE[@TIME]`` and
+        ``scope=LABEL=VALUE``, the words of the CLI options. ``window`` overrides the engine's
+        look-back for this call only, on the same graph (no rebuild)."""
+        target = text_field(data, "target", required=True)
+        assert target is not None
+        now = utc_now()
+        at = parse_when(text_field(data, "at") or "now", now, "at")
+        if isinstance(data, MultiDict):
+            symptoms = symptoms_from_texts(data.getlist("symptom"), onset=at, now=now,
+                                           field="symptom")
+            scope = scope_from_texts(data.getlist("scope"), "scope")
+        else:
+            symptoms = symptoms_from_body(data.get("symptoms"), onset=at, now=now)
+            scope = scope_from_dict(data.get("scope"), "scope")
         advisor = self.advisor()
-        if window is not None:
-            engine = replace(self.settings.engine, window=window)
+        window = text_field(data, "window")
+        if window:
+            engine = replace(self.settings.engine, window=parse_duration(window, "window"))
             fresh = Advisor(self.store, replace(self.settings, engine=engine))
             fresh._graph = advisor.graph()
             advisor = fresh
-        return advisor.advise(Incident(target=target, started_at=at,
-                                       environment=environment or self.settings.environment))
+        environment = text_field(data, "environment") or self.settings.environment
+        return advisor.advise(Incident(target=target, started_at=at, environment=environment,
+                                       symptoms=symptoms, scope=scope))
 
     def server_key(self) -> str:
         """The key hook secrets derive from (``server_key``: made on first use with the
@@ -124,3 +144,21 @@ def _freeze_heap() -> None:
 def services() -> Services:
     """This app's services (the app being the one handling the current request)."""
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+# what a change can hold (models.MAX_LENGTHS): a longer target or environment matches nothing
+_MAX_LENGTHS = {"target": MAX_LENGTHS["service"], "service": MAX_LENGTHS["service"],
+                "environment": MAX_LENGTHS["environment"]}
+
+
+def text_field(data: Mapping[str, Any], key: str, required: bool = False) -> str | None:
+    """A non-empty string field of a request, stripped and within what the store holds;
+    InvalidInput naming it otherwise."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(key, None, "a non-empty string (required)")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(key, value, "a non-empty string")
+    return check_text(value.strip(), key, _MAX_LENGTHS.get(key))

@@ -1,4 +1,4 @@
-"""Blueprint ``slack``: the ``/rollback-advisor <target> [time]`` slash command.
+"""Blueprint ``slack``: the ``/rollback-advisor <target> [time] [key=value ...]`` slash command.
 
 Requests are verified with the app's signing secret (``v0=`` HMAC-SHA256 of
 ``v0:{timestamp}:{body}``) and refused outside a 5-minute window against replays
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import shlex
 import time
 from typing import Any
 
@@ -19,8 +21,17 @@ from flask import Blueprint, request
 from ..advisor import Advice
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
-from ..models import Decision
-from ..render import _escape, _why, advice_slack, headline, slack_suspect_parts
+from ..incident_input import scope_from_texts, split_symptom
+from ..models import Decision, scope_to_dict
+from ..render import (
+    POSTED,
+    _escape,
+    _why,
+    advice_slack,
+    headline,
+    slack_incident_lines,
+    slack_suspect_parts,
+)
 from ..timeutil import parse_when, utc_now
 from .errors import NotConfigured, Unauthorized
 from .services import services
@@ -51,22 +62,86 @@ def verify_slack(secret: str, headers: Any, body: bytes, now: float) -> None:
         raise Unauthorized("X-Slack-Signature is missing or does not match the signing secret")
 
 
+USAGE = ("usage: /rollback-advisor <target> [time] [symptom=NODE[@TIME] ...] "
+         "[scope=LABEL=VALUE ...] [window=24h] [env=production], e.g. /rollback-advisor "
+         "checkout -10m symptom=cart@-12m symptom=payment scope=region=us-east-1")
+_OPTION = re.compile(r"^(?P<key>[A-Za-z_]+)=(?P<value>.*)$", re.DOTALL)
+_KEYS = ("at", "symptom", "scope", "window", "env", "environment")
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+_TIMELIKE = re.compile(r"^(-\s*\d|\d{4}-\d\d-\d\d[Tt ]|.*\bago$)")
+
+
 def split_command(text: str) -> tuple[str, str]:
     """``frontend:POST /cart 15m ago`` -> (target, time); the time is optional and last."""
     words = text.split()
     if not words:
-        raise InvalidInput("text", text, "usage: /rollback-advisor <target> [time], e.g. "
-                           "/rollback-advisor checkout -15m")
+        raise InvalidInput("text", text, USAGE)
     now = utc_now()
     for n in (2, 1):  # "2h ago" is two words
         if len(words) > n:
             tail = " ".join(words[-n:])
             try:
                 parse_when(tail, now)
-            except InvalidInput:
+            except InvalidInput as exc:
+                if _TIMELIKE.match(tail):  # meant as a time, not part of the target's name
+                    raise InvalidInput("time", tail, exc.expected) from None
                 continue
             return " ".join(words[:-n]), tail
     return " ".join(words), "now"
+
+
+def parse_command(text: str) -> dict[str, Any]:
+    """The command text as a recommendation body (what ``POST /api/v1/recommendations`` takes).
+
+    Words ``key=value`` are options (``at``, ``symptom``, ``scope``, ``window``, ``env``; a
+    symptom and a scope repeat); the other words are the target and an optional last time, as
+    before options existed. A value with spaces is quoted (``symptom="frontend:GET /"``; Slack's
+    curly quotes count), and a relative time may end in a separate ``ago`` (``at=2h ago``).
+    Slack sends ``<>&`` escaped; they are read back first.
+    """
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    try:
+        words = shlex.split(text.translate(_QUOTES))
+    except ValueError:
+        raise InvalidInput("text", text, "balanced quotes; " + USAGE) from None
+    options: dict[str, list[str]] = {key: [] for key in _KEYS}
+    rest: list[str] = []
+    last: str | None = None  # the option the previous word gave, for a following "ago"
+    for word in words:
+        m = _OPTION.match(word)
+        if last is not None and word.lower() == "ago":
+            options[last][-1] += " ago"
+            last = None
+        elif m and m["key"].lower() in options:
+            last = m["key"].lower()
+            options[last].append(m["value"])
+        elif m:
+            raise InvalidInput(m["key"] + "=", word, "one of " + ", ".join(
+                k + "=" for k in _KEYS[:-1]) + "; " + USAGE)
+        else:
+            rest.append(word)
+            last = None
+    target, when = split_command(" ".join(rest))
+    for key in ("at", "window", "env", "environment"):
+        if len(options[key]) > 1:
+            raise InvalidInput(key + "=", options[key], "given once")
+    if options["at"]:
+        if when != "now" or not target:
+            raise InvalidInput("at=", options["at"][0], "the time given once (at= or a "
+                               "last word), after the target")
+        when = options["at"][0]
+    now = utc_now()
+    body: dict[str, Any] = {"target": target, "at": when, "symptoms": [
+        dict(zip(("node", "started_at"), split_symptom(symptom, now, "symptom"), strict=True))
+        for symptom in options["symptom"]]}
+    scope = scope_from_texts(options["scope"], "scope")
+    if scope:
+        body["scope"] = scope_to_dict(scope)
+    if options["window"]:
+        body["window"] = options["window"][0]
+    if options["env"] or options["environment"]:
+        body["environment"] = (options["env"] or options["environment"])[0]
+    return body
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -82,8 +157,7 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
     head = headline(advice)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}},
-        _section(f"*Incident:* `{_escape(inc.target)}` since {inc.started_at:%Y-%m-%d %H:%M} "
-                 f"UTC ({_escape(inc.environment)})\n*Why:* "
+        _section("\n".join(slack_incident_lines(inc, POSTED)) + "\n*Why:* "
                  + _escape(rec.reasons[0] if rec.reasons else "-")),
     ]
     if rec.decision is Decision.INVESTIGATE and rec.next_questions:
@@ -94,7 +168,7 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
             f"`{_escape(s.change.id)}`" for s in rec.also_affected)))
     blocks.append({"type": "divider"})
     for s in ranking.suspects[:limit]:
-        title, after, when = slack_suspect_parts(s, inc.started_at)
+        title, after, when = slack_suspect_parts(s, inc.started_at, POSTED)
         blocks.append(_section(
             f"*{s.rank}. {title}* {s.probability:.0%} `{_escape(s.change.id)}`{after}\n"
             f"{when}\n_{_escape(_why(s)) or '-'}_"))
@@ -103,8 +177,16 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
     blocks.append({"type": "context", "elements": [{
         "type": "mrkdwn",
         "text": f"no-change hypothesis {ranking.no_change_probability:.0%} · "
-                f"{len(ranking.suspects)} candidates"}]})
+                f"{len(ranking.suspects)} candidates"
+                + (f" · {_escape(ranking.no_change_reason)}" if ranking.no_change_reason
+                   else "")}]})
     return blocks
+
+
+def block_kit(advice: Advice, limit: int) -> dict[str, Any]:
+    """What the service posts: blocks, and the escaped mrkdwn ``text`` that notifications and
+    old clients show (never the paste form: its bare ``<>&`` would be read as markup)."""
+    return {"text": advice_slack(advice, limit, POSTED), "blocks": blocks_for(advice, limit)}
 
 
 def post_to_webhook(settings: Settings, advice: Advice, limit: int) -> None:
@@ -113,8 +195,7 @@ def post_to_webhook(settings: Settings, advice: Advice, limit: int) -> None:
     if not url:
         raise InvalidInput("notify_slack", True, "false: this server has no "
                            "server.slack_webhook_url to post to")
-    payload: dict[str, Any] = {"text": advice_slack(advice, limit),
-                               "blocks": blocks_for(advice, limit)}
+    payload = block_kit(advice, limit)
     try:
         response = requests.post(url, json=payload, timeout=5)
     except requests.RequestException as exc:
@@ -145,10 +226,8 @@ def command() -> Any:
     text = request.form.get("text", "")
     limit = svc.settings.output.max_suspects
     try:
-        target, when = split_command(text)
-        advice = svc.advise(target, parse_when(when, utc_now(), "at"))
+        advice = svc.advise_request(parse_command(text))
     except AdvisorError as exc:
         # Slack shows only 200 answers to the user: errors go back as an ephemeral message.
         return _ephemeral(f":warning: {exc.message}")
-    return {"response_type": "in_channel", "text": advice_slack(advice, limit),
-            "blocks": blocks_for(advice, limit)}
+    return {"response_type": "in_channel", **block_kit(advice, limit)}

@@ -31,3 +31,24 @@ class CountingSource:
             yield Batch([change], {"seen": n}, skipped=1 if n == 1 else 0)
             if self.fail and n == 1:
                 raise ConnectorError(f"{self.name}: {self.fail}")
+
+
+class EnvironmentEcho:
+    """One deploy to the section's vendor ``environment``, placed by the context's
+    ``environment_map`` rules as a real connector places it."""
+
+    def __init__(self, name: str, environment: str, context: ConnectorContext) -> None:
+        self.name, self.environment, self.context = name, environment, context
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], context: ConnectorContext, *,
+                    name: str) -> EnvironmentEcho:
+        s = Section(name, section, ("environment",))
+        return cls(name, s.text("environment", required=True) or "", context)
+
+    def fetch(self, cursor: Cursor | None, progress: Progress) -> Iterator[Batch]:
+        environment, scope = self.context.environments.apply(self.environment)
+        yield Batch([change_from_dict({
+            "id": f"{self.name}:1", "kind": "deploy", "service": "svc", "environment": environment,
+            "scope": {k: list(v) for k, v in (scope or {}).items()},
+            "at": "2026-11-20T10:00:00Z"})], {"done": True})

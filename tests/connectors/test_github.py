@@ -271,3 +271,53 @@ def test_every_batch_cursor_covers_its_changes(mock: responses.RequestsMock) -> 
         (change,) = batch.changes
         seen = batch.cursor["repos"]["acme/checkout"]["last_deployment_id"]
         assert seen == int(change.id.rsplit(":", 1)[1])
+
+
+def test_list_items_are_read_as_listed_without_completion(
+        mock: responses.RequestsMock) -> None:
+    """Issue #10 item 11: a status as webhooks shape it (no ``log_url``, no
+    ``environment_url``) and a release without ``author`` are read as listed. PyGithub would
+    complete each such object with a request to its own ``url`` (a 404 here, as from a fake
+    or proxy serving lists only), failing the sync; one request per list is all it costs."""
+    webhook_status = {k: v for k, v in payload("github/statuses_success.json")[0].items()
+                      if k not in ("log_url", "environment_url")}
+    deployment = payload("github/deployments.json")[2]  # 5001
+    (published,) = [r for r in payload("github/releases.json") if not r["draft"]]
+    release = {k: v for k, v in published.items() if k != "author"}
+    mock.get(DEPLOYMENTS, json=[deployment])
+    mock.get(statuses_url(5001), json=[webhook_status])
+    mock.get(f"{REPO}/releases", json=[release])
+    (batch,) = run(connector(releases=True))
+    deploy, released = batch.changes
+    assert deploy.status is ChangeStatus.SUCCEEDED
+    assert deploy.url == webhook_status["target_url"]
+    assert released.version == release["tag_name"] and released.author is None
+    assert [c.request.url.split("?")[0].rsplit("/", 1)[-1] for c in mock.calls] == [
+        "deployments", "statuses", "releases"]
+
+
+def test_pending_entry_of_an_older_cursor_is_still_followed(
+        mock: responses.RequestsMock) -> None:
+    """A cursor written before the shared normaliser kept a pending deployment as a change
+    document: it is still followed, at the cost of one request for the deployment, once, and
+    keeps the previous version and the compare it recorded."""
+    serve_history(mock)
+    batches = run(connector())
+    cursor = batches[-1].cursor
+    rolling = batches[-1].changes[-1]
+    assert rolling.status is ChangeStatus.IN_PROGRESS
+    cursor["repos"]["acme/checkout"]["pending"] = {"5003": rolling.to_dict()}  # the old form
+    done = payload("github/statuses_success.json")
+    done[0]["created_at"] = "2026-11-20T14:07:00Z"
+    mock.replace(responses.GET, statuses_url(5003), json=done)
+    mock.get(f"{DEPLOYMENTS}/5003", json=payload("github/deployments.json")[0])
+    mock.calls.reset()
+    (batch,) = run(connector(), cursor)
+    (change,) = batch.changes
+    assert change.id.endswith(":5003") and change.status is ChangeStatus.SUCCEEDED
+    assert change.previous_version == rolling.previous_version == "a1" * 20
+    assert change.details["files"] == rolling.details["files"]
+    assert [c.request.url.split("?")[0].rsplit("/", 2)[-2:] for c in mock.calls] == [
+        ["deployments", "5003"], ["5003", "statuses"], ["checkout", "deployments"]]
+    again = run(connector(), batch.cursor)  # followed no longer: nothing pending
+    assert again == [] and batch.cursor["repos"]["acme/checkout"]["pending"] == {}

@@ -17,7 +17,7 @@ from connectors import REGISTRY, ConnectorContext, load_connector
 from connectors.base import ConnectorUnavailable
 from connectors.sync import exit_code, run_sync
 from rollback_advisor.cli import cli
-from rollback_advisor.config import Settings, load_settings
+from rollback_advisor.config import Settings, load_settings, settings_from_dict
 from rollback_advisor.errors import ConfigError
 from rollback_advisor.store import open_store
 
@@ -89,6 +89,19 @@ def test_run_sync_stores_batches_and_resumes(doubles: None, store: Any) -> None:
     assert store.get_cursor("counting") == {"seen": 3}
     (again,) = run_sync(store, Settings(connectors={"counting": {"count": 4}}))
     assert (again.added, again.batches) == (1, 1)
+
+
+def test_run_sync_hands_the_environment_map_to_connectors(monkeypatch: pytest.MonkeyPatch,
+                                                          store: Any) -> None:
+    """The top-level ``environment_map`` reaches every connector through its context."""
+    monkeypatch.setitem(REGISTRY, "echo", "tests.connectors.registry_doubles:EnvironmentEcho")
+    settings = settings_from_dict({
+        "environment_map": [{"match": "production/(?P<region>.+)", "environment": "production"}],
+        "connectors": {"echo": {"environment": "production/us-east-1"}}})
+    (report,) = run_sync(store, settings)
+    assert report.added == 1, report
+    change = store.get_change("echo:1")
+    assert (change.environment, change.scope) == ("production", {"region": ("us-east-1",)})
 
 
 def test_a_failing_source_does_not_stop_the_others(doubles: None, store: Any) -> None:

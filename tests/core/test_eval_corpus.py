@@ -45,3 +45,16 @@ def test_every_corpus_case_is_valid_and_cited(path: Path) -> None:
     case = load_case(path)
     assert "http" in case.description, "cite the postmortem's URL in the description"
     assert len(case.changes) >= 4
+
+
+def test_calibration_scores_the_top_suspect() -> None:
+    """Brier of "the top suspect is the culprit" and a reliability table, by hand."""
+    from rollback_advisor.evaluate import calibration
+
+    got = calibration([(0.9, True), (0.7, False), (0.1, False), (0.15, True)])
+    assert got["brier"] == round((0.01 + 0.49 + 0.01 + 0.7225) / 4, 4)
+    assert got["reliability"] == [
+        {"bin": "0.0-0.2", "cases": 2, "predicted": 0.125, "observed": 0.5},
+        {"bin": "0.6-0.8", "cases": 1, "predicted": 0.7, "observed": 0.0},
+        {"bin": "0.8-1.0", "cases": 1, "predicted": 0.9, "observed": 1.0}]
+    assert calibration([(1.0, True)])["reliability"][0]["bin"] == "0.8-1.0"

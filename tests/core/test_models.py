@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from rollback_advisor.errors import InvalidInput
-from rollback_advisor.models import ChangeKind, ChangeStatus, change_from_dict, changes_from_dicts
+from rollback_advisor.models import (
+    ChangeKind,
+    ChangeStatus,
+    Symptom,
+    change_from_dict,
+    changes_from_dicts,
+    symptoms_from_list,
+)
 
 GOOD = {"id": "github:acme/pay/1", "kind": "deploy", "service": "payment",
         "at": "2026-11-20T13:59:10+01:00", "version": "v1.4.2", "previous_version": "v1.4.1"}
@@ -75,3 +82,46 @@ def test_batch_rejection_points_at_the_item() -> None:
     assert info.value.field == "changes[1].kind"
     with pytest.raises(InvalidInput, match="not repeated"):
         changes_from_dicts([GOOD, GOOD])
+
+
+def test_scope_is_validated_normalised_and_round_trips() -> None:
+    """Scope values are kept sorted and unique, so equal scopes compare and store equal."""
+    change = change_from_dict({**GOOD, "scope": {"region": ["us-east-1", "eu-west-1",
+                                                             "us-east-1"], "cell": ["7"]}})
+    assert change.scope == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
+    assert change.to_dict()["scope"] == {"cell": ["7"], "region": ["eu-west-1", "us-east-1"]}
+    assert change_from_dict(change.to_dict()) == change
+    assert change_from_dict({**GOOD, "scope": {}}).scope is None  # empty: unknown
+
+
+@pytest.mark.parametrize(
+    ("scope", "field"),
+    [(["us-east-1"], "scope"), ({"region": []}, "scope.region"), ({"region": [1]}, "scope.region"),
+     ({"region": [""]}, "scope.region"), ({"": ["x"]}, "scope"),
+     ({"region": {"a": 1}}, "scope.region"), ({"region": "us-east-1"}, "scope.region")],
+)
+def test_bad_scope_names_the_field(scope: object, field: str) -> None:
+    """A scope that is not label -> list of strings is refused, naming where it went wrong."""
+    with pytest.raises(InvalidInput) as err:
+        change_from_dict({**GOOD, "scope": scope})
+    assert err.value.field == field
+
+
+def test_symptoms_are_validated_and_keep_the_earliest_onset() -> None:
+    """A symptom needs a node and an offset-carrying time; a node given twice keeps its first
+    onset; a missing time takes the incident's when one is offered."""
+    onset = datetime(2026, 11, 20, 14, 5, tzinfo=UTC)
+    got = symptoms_from_list([{"node": "cart", "started_at": "2026-11-20T14:04:00Z"},
+                              {"node": "cart", "started_at": "2026-11-20T14:01:00+00:00"},
+                              {"node": "db"}], default_onset=onset)
+    assert got == (Symptom("cart", datetime(2026, 11, 20, 14, 1, tzinfo=UTC)),
+                   Symptom("db", onset))
+    for bad, field in [([{"started_at": "2026-11-20T14:04:00Z"}], "symptoms[0].node"),
+                       ([{"node": "cart", "started_at": "2026-11-20T14:04:00"}],
+                        "symptoms[0].started_at"),
+                       ([{"node": "cart"}], "symptoms[0].started_at"),
+                       ([{"node": "cart", "at": "x"}], "symptoms[0].at"),
+                       ({"node": "cart"}, "symptoms"), (["cart"], "symptoms[0]")]:
+        with pytest.raises(InvalidInput) as err:
+            symptoms_from_list(bad)
+        assert err.value.field == field, bad

@@ -12,6 +12,8 @@ from rollback_advisor.errors import StoreError
 from rollback_advisor.models import Change, change_from_dict
 from rollback_advisor.store import Store, open_store
 
+from .revisions import at_revision
+
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
@@ -165,24 +167,16 @@ def test_window_candidates_match_the_window(store: Store) -> None:
 
 def test_migration_0003_fills_candidate_columns(tmp_path: Path) -> None:
     """Changes stored before migration 0003 get their candidate columns from their documents."""
-    from alembic import command
-    from sqlalchemy import create_engine, text
-
-    from rollback_advisor.store.migrate import alembic_config
+    from sqlalchemy import text
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    with at_revision(url, "0002") as conn:
         conn.execute(text(
             "INSERT INTO changes (id, kind, environment, at_us, start_us, status, is_global, "
             "doc, ingested_us) VALUES ('m1', 'migration', 'production', 1, 1, 'succeeded', 0, "
             ":doc, 1)"), {"doc": '{"id": "m1", "kind": "migration", "services": ["db", "x"], '
                                  '"at": "1970-01-01T00:00:00Z", "reversible": false, '
                                  '"environment": "production", "status": "succeeded"}'})
-    engine.dispose()
     s = open_store(url)
     (c,) = s.window_candidates(start=datetime(1970, 1, 1, tzinfo=UTC),
                                end=datetime(1970, 1, 2, tzinfo=UTC), environment="production")
@@ -256,3 +250,46 @@ def test_sqlite_write_lock_holds_across_processes(tmp_path: Path) -> None:
         s.write_lock.release()
     assert other_process_gets_it() == "True"
     s.close()
+
+
+def test_scope_round_trips_and_reaches_the_candidates(store: Store) -> None:
+    """A change's scope is stored with it and read by the window query as compact JSON; a
+    change without one reads as unknown (None)."""
+    store.add_changes([make(1, scope={"region": ["us-east-1"], "cell": ["7", "3"]}), make(2)])
+    window = {"start": T0, "end": T0 + timedelta(hours=1), "environment": "production"}
+    light = {c.id: c for c in store.window_candidates(**window)}
+    assert light["c1"].scope == '{"cell":["3","7"],"region":["us-east-1"]}'
+    assert light["c2"].scope is None
+    assert store.get_change("c1").scope == {"cell": ("3", "7"), "region": ("us-east-1",)}
+
+
+def test_migration_0004_adds_scope_to_a_0003_store(tmp_path: Path) -> None:
+    """A store at 0003 with changes opens at head: old rows read as unknown scope, new ones
+    keep theirs."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with at_revision(url, "0003"):
+        pass
+    s = open_store(url)
+    s.add_changes([make(1), make(2, scope={"zone": ["a"]})])
+    got = {c.id: c.scope for c in s.window_candidates(start=T0, end=T0 + timedelta(hours=1),
+                                                      environment="production")}
+    s.close()
+    assert got == {"c1": None, "c2": '{"zone":["a"]}'}
+
+
+def test_the_advisor_reads_the_failing_nodes_history_beyond_the_window(store: Store) -> None:
+    """A change weeks old to a failing node is read from the store and ranked; one as old to a
+    node that is not failing is not read at all."""
+    from rollback_advisor.advisor import Advisor
+    from rollback_advisor.config import Settings
+    from rollback_advisor.models import Incident, Symptom
+
+    store.save_graph({"services": {"web": {"depends_on": ["db"]}, "db": {"type": "datastore"},
+                                   "jobs": {"depends_on": ["db"]}, "other": {}}})
+    onset = T0 + timedelta(days=20)
+    store.add_changes([make(1, service="db", kind="config"), make(2, service="other"),
+                       make(3, service="web")])
+    advisor = Advisor(store, Settings())
+    ranking = advisor.advise(Incident("web", onset, symptoms=(Symptom("db", onset),))).ranking
+    assert {s.change.id for s in ranking.suspects} == {"c1", "c3"}
+    assert advisor.advise(Incident("jobs", onset)).ranking.candidates == 0

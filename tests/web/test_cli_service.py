@@ -138,3 +138,77 @@ def test_serve_dev_and_gunicorn_are_wired(runner, monkeypatch):
     monkeypatch.setattr(Flask, "run", lambda self, **kw: seen.update(dev=kw))
     assert invoke(runner, "serve", "--dev").exit_code == 0
     assert seen["dev"]["port"] == 8080
+
+
+def test_notify_scope_reaches_the_stored_change(runner, monkeypatch):
+    """--scope LABEL=VALUE (repeatable) puts scope in the canonical event, which the hook
+    stores; a malformed one is one line naming the option, and nothing is sent."""
+    from rollback_advisor.config import load_settings
+    from rollback_advisor.web import create_app
+    from rollback_advisor.web.services import services
+
+    hook = json.loads(invoke(runner, "hooks", "register", "ci", "--source", "generic",
+                             "--format", "json").output)
+    app = create_app(load_settings())
+    client = app.test_client()
+    sent = []
+
+    def forward(request):
+        sent.append(json.loads(request.body))
+        got = client.post(request.path_url, data=request.body, headers=dict(request.headers))
+        return got.status_code, {}, got.get_data()
+
+    monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", hook["secret"])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, hook["url"], callback=forward)
+        args = ["notify", "--hook-url", hook["url"], "--service", "checkout", "--id", "d-1",
+                "--at", "2026-11-20T14:00:00Z"]
+        r = invoke(runner, *args, "--scope", "region=us-east-1", "--scope", "region=eu-west-1",
+                   "--scope", "cell=7")
+        assert r.exit_code == 0, r.output
+        assert sent[0]["scope"] == {"cell": ["7"], "region": ["eu-west-1", "us-east-1"]}
+        bad = invoke(runner, *args, "--scope", "region")
+        assert bad.exit_code == 1 and len(sent) == 1
+        assert "--scope: got 'region', expected LABEL=VALUE" in bad.output
+    with app.app_context():
+        stored = services().store.get_changes(["d-1"])
+    assert dict(stored["d-1"].scope) == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
+    app.extensions["rollback_advisor"].store.close()
+
+
+def test_notify_status_updates_of_one_change_apply(runner, monkeypatch):
+    """in_progress then failed with the same --id is two deliveries: the change ends failed;
+    a later in_progress does not move it back; a retry of the same post stays a duplicate."""
+    from rollback_advisor.config import load_settings
+    from rollback_advisor.web import create_app
+
+    hook = json.loads(invoke(runner, "hooks", "register", "ci", "--source", "generic",
+                             "--format", "json").output)
+    app = create_app(load_settings())
+    client = app.test_client()
+
+    def forward(request):
+        got = client.post(request.path_url, data=request.body, headers=dict(request.headers))
+        return got.status_code, {}, got.get_data()
+
+    def status(value, at):
+        r = invoke(runner, "notify", "--hook-url", hook["url"], "--id", "deploy-7",
+                   "--service", "checkout", "--status", value, "--at", at, "--format", "json")
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output)["status"]
+
+    monkeypatch.setenv("ROLLBACK_ADVISOR_HOOK_SECRET", hook["secret"])
+    store = app.extensions["rollback_advisor"].store
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.POST, hook["url"], callback=forward)
+        assert status("in_progress", "2026-11-20T14:00:00Z") == "stored"
+        assert status("failed", "2026-11-20T14:03:00Z") == "stored"
+        assert store.get_change("deploy-7").status.value == "failed"
+        assert status("failed", "2026-11-20T14:03:00Z") == "duplicate"  # a true redelivery
+        assert status("in_progress", "2026-11-20T14:04:00Z") == "stored"
+        assert store.get_change("deploy-7").status.value == "failed"
+        assert status("succeeded", "2026-11-20T14:01:00Z") == "stored"  # older than failed
+        assert store.get_change("deploy-7").status.value == "failed"
+        assert status("succeeded", "2026-11-20T14:09:00Z") == "stored"  # a re-run
+        assert store.get_change("deploy-7").status.value == "succeeded"
+    store.close()

@@ -99,8 +99,9 @@ def test_two_instances_deliver_exactly_once_through_killed_workers(postgres_url,
 
         store = stack.enter_context(closing(Store(postgres_url)))
         with store.engine.connect() as conn:
-            keys = list(conn.execute(select(deliveries.c.delivery_key)
-                                     .where(deliveries.c.hook_id == hook["id"])).scalars())
+            keys = [k.partition("#")[0]  # header key#content hash
+                    for k in conn.execute(select(deliveries.c.delivery_key)
+                                          .where(deliveries.c.hook_id == hook["id"])).scalars()]
             stored_changes = set(conn.execute(select(changes.c.id)).scalars())
             count = conn.execute(select(func.count()).select_from(deliveries)).scalar()
         assert len(keys) == len(set(keys)) == count  # never twice

@@ -3,6 +3,7 @@ vendor example through HTTP."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -67,7 +68,7 @@ def test_batch_and_delivery_header(app, client, make_hook):
     hook = make_hook()
     batch = [EVENT, {**EVENT, "id": "ci:payment:7", "service": "payment"}]
     r = post_generic(client, hook, batch, headers={"X-Rollback-Advisor-Delivery": "run-1"})
-    assert r.status_code == 201 and r.get_json()["delivery_key"] == "run-1"
+    assert r.status_code == 201 and r.get_json()["delivery_key"].startswith("run-1#")
     assert sorted(r.get_json()["changes"]) == ["ci:checkout:42", "ci:payment:7"]
     r = post_generic(client, hook, {"changes": batch},
                      headers={"X-Rollback-Advisor-Delivery": "run-1"})
@@ -229,10 +230,12 @@ CDEVENTS = sorted((EXTERNAL / "cdevents-spec-v0.5.1/examples").glob("*.json"))
 def test_every_cdevents_example_structured_and_binary(app, client, make_hook):
     stored = 0
     for path in CDEVENTS:
-        # the spec's examples share one source + id, so each gets a hook of its own
+        # the spec's examples share one source + id, hence one change id, which only the
+        # hook that created it may update: each gets a hook and an id of its own
         hook = make_hook("cdevents", name=path.stem)
         event = json.loads(path.read_bytes())
         ctx = event["context"]
+        ctx["id"] = f"{ctx['id']}-{path.stem}"
         # structured mode: the CloudEvent envelope carries the CDEvent as data
         envelope = {"specversion": "1.0", "id": ctx["id"], "source": ctx["source"],
                     "type": ctx["type"], "time": ctx["timestamp"],
@@ -245,7 +248,7 @@ def test_every_cdevents_example_structured_and_binary(app, client, make_hook):
         if r.status_code == 201:
             stored += 1
             # binary mode, same source + id: the same event, so a duplicate
-            raw = path.read_bytes()
+            raw = dumps(event)
             b = client.post(f"/hooks/{hook['id']}", data=raw, headers={
                 "Content-Type": "application/json", "ce-specversion": "1.0",
                 "ce-id": ctx["id"], "ce-source": ctx["source"], "ce-type": ctx["type"],
@@ -263,14 +266,28 @@ def test_pagerduty_change_event(app, client, make_hook):
         "summary": "Deploy checkout v43", "timestamp": "2026-11-20T14:02:00.000+0000",
         "source": "checkout-ci", "custom_details": {"version": "v43"}},
         "links": [{"href": "https://ci.example/43", "text": "run"}]}
-    r = post_generic(client, hook, event)
+    body = dumps(event)
+    pd_signature = "v1=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+    r = client.post(f"/hooks/{hook['id']}", data=body, headers={
+        "Content-Type": "application/json", "X-PagerDuty-Signature": pd_signature})
     assert r.status_code == 201, r.get_json()
     (change_id,) = r.get_json()["changes"]
     with app.app_context():
         change = services().store.get_change(change_id)
     assert change.services == ("checkout",) and change.version == "v43"
     assert post_generic(client, hook, event).get_json()["status"] == "duplicate"
-    assert b"R0UT1NGKEY" in deliveries(app, hook["id"])[0]["body"]  # raw kept as sent
+    (stored,) = deliveries(app, hook["id"])
+    # neither the integration key nor the signature is kept; the rest of the event is
+    assert b"R0UT1NGKEY" not in stored["body"]
+    assert json.loads(stored["body"]) == {k: v for k, v in event.items() if k != "routing_key"}
+    assert not any(h.lower() == "x-pagerduty-signature" for h in stored["headers"])
+    assert pd_signature not in json.dumps(stored["headers"])
+    from connectors.hooks import HookContext, parser_for
+
+    again = parser_for("pagerduty").parse({}, stored["body"], HookContext(
+        hook_id=hook["id"], source="pagerduty", mapping={"checkout-ci": "checkout"}))
+    assert again.changes == [dataclasses.replace(change, details={
+        k: v for k, v in change.details.items() if k != "delivery"})]
 
 
 def test_metrics_count_ingestion_and_rejections(client, make_hook):
@@ -282,3 +299,77 @@ def test_metrics_count_ingestion_and_rejections(client, make_hook):
     assert 'rollback_advisor_ingested_events_total{source="generic"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="signature"} 1.0' in text
     assert 'rollback_advisor_rejected_deliveries_total{reason="malformed"} 1.0' in text
+
+
+def test_github_delivery_maps_the_repository_by_the_graphs_repo_annotation(app, client,
+                                                                            make_hook):
+    """Issue #10 item 9: a hook delivery names the node the graph's ``repo:`` annotation gives,
+    as ``sync`` does (it used to keep the repository name, ``Hello-World``)."""
+    graph = json.loads(json.dumps(GRAPH_WITH_REPO))
+    with app.app_context():
+        services().store.save_graph(graph)
+    hook = make_hook("github")
+    body = (Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+            "github-webhooks-octokit" / "deployment" / "payload.json").read_bytes()
+    r = client.post(f"/hooks/{hook['id']}", data=body,
+                    headers=github_headers(body, hook["secret"], "deployment", "repo-1"))
+    assert r.status_code == 201, r.get_json()
+    (change_id,) = r.get_json()["changes"]
+    with app.app_context():
+        assert services().store.get_change(change_id).services == ("checkout",)
+
+
+GRAPH_WITH_REPO = {"services": {
+    "checkout": {"depends_on": ["payment"], "repo": "github:CODERTOCAT/hello-world"},  # any case
+    "payment": {},
+}}
+
+
+def test_canonical_event_with_scope_is_stored_with_it(app, client, make_hook):
+    """Issue #7: a canonical (generic) hook event's ``scope`` is kept, values sorted."""
+    hook = make_hook()
+    event = {**EVENT, "id": "ci:checkout:43", "scope": {"region": ["us-east-1", "eu-west-1"],
+                                                       "cell": ["7"]}}
+    r = post_generic(client, hook, event)
+    assert r.status_code == 201, r.get_json()
+    with app.app_context():
+        change = services().store.get_change("ci:checkout:43")
+    assert change.scope == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
+    bad = post_generic(client, hook, {**event, "id": "ci:checkout:44", "scope": {"region": 1}})
+    assert_canonical_error(bad, 400)
+    assert "scope.region" in bad.get_json()["error"]["message"]
+
+
+def test_environment_map_applies_to_github_deliveries(tmp_path):
+    """Issue #7: the service's ``environment_map`` turns a GitHub environment
+    ``production/us-east-1`` into environment production with scope region us-east-1."""
+    from dataclasses import replace
+
+    from rollback_advisor.environments import environment_rules
+    from rollback_advisor.web import create_app
+    from rollback_advisor.web.credentials import register_hook
+
+    from .conftest import make_settings
+
+    settings = replace(make_settings(tmp_path), environment_map=environment_rules(
+        [{"match": "production/(?P<region>[a-z0-9-]+)", "environment": "production"}]))
+    app = create_app(settings)
+    try:
+        with app.test_request_context():
+            hook = register_hook(tables=services().tables, server_key=SERVER_KEY,
+                                 base_url="http://localhost", name="gh", source="github",
+                                 mapping={}, environment=None)
+        payload = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "hooks" /
+                              "github-webhooks-octokit" / "deployment" /
+                              "payload.json").read_text())
+        payload["deployment"]["environment"] = "production/us-east-1"
+        body = dumps(payload)
+        r = app.test_client().post(f"/hooks/{hook['id']}", data=body, headers=github_headers(
+            body, hook["secret"], "deployment", "env-1"))
+        assert r.status_code == 201, r.get_json()
+        with app.app_context():
+            change = services().store.get_change(r.get_json()["changes"][0])
+        assert (change.environment, change.scope) == ("production",
+                                                      {"region": ("us-east-1",)})
+    finally:
+        app.extensions["rollback_advisor"].store.close()

@@ -10,7 +10,9 @@ import pytest
 import responses
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
 
-from rollback_advisor.web.slack import slack_signature, split_command
+from rollback_advisor.errors import InvalidInput
+from rollback_advisor.timeutil import format_utc
+from rollback_advisor.web.slack import parse_command, slack_signature, split_command
 
 from .conftest import ONSET, SLACK_SECRET, assert_canonical_error
 
@@ -115,3 +117,61 @@ def test_recommendation_posts_to_incoming_webhook(tmp_path):
             "target": "checkout", "at": ONSET, "notify_slack": True})
         err = assert_canonical_error(r, 502, "SlackUnreachable")
         assert "XYZ" not in err["message"]
+
+
+T1 = "2026-11-20T14:03:00Z"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("checkout", {"target": "checkout", "at": "now"}),
+    (f"checkout {ONSET} symptom=payment@{T1} symptom=orders-db scope=region=us-east-1 "
+     "scope=region=eu-west-1 scope=cell=7",
+     {"target": "checkout", "at": ONSET,
+      "symptoms": [("payment", T1), ("orders-db", None)],
+      "scope": {"cell": ["7"], "region": ["eu-west-1", "us-east-1"]}}),
+    (f"frontend:POST /cart/checkout at={ONSET} window=2h env=staging",
+     {"target": "frontend:POST /cart/checkout", "at": ONSET, "window": "2h",
+      "environment": "staging"}),
+    ("checkout at=2h ago symptom=payment", {"target": "checkout", "at": "2h ago",
+                                           "symptoms": [("payment", None)]}),
+    (f'checkout symptom="frontend:POST /cart/checkout@{T1}"',
+     {"target": "checkout", "at": "now", "symptoms": [("frontend:POST /cart/checkout", T1)]}),
+    (f"checkout symptom=\u201cfrontend:POST /cart/checkout\u201d AT={ONSET}",
+     {"target": "checkout", "at": ONSET, "symptoms": [("frontend:POST /cart/checkout", None)]}),
+    ("frontend:GET /x?a=b scope=cluster=a&amp;b",
+     {"target": "frontend:GET /x?a=b", "at": "now", "scope": {"cluster": ["a&b"]}}),
+])
+def test_parse_command(text, expected):
+    """key=value words are options; the rest is the target and an optional last time."""
+    body = parse_command(text)
+    symptoms = [(s["node"], s["started_at"] and format_utc(s["started_at"]))
+                for s in body.pop("symptoms")]
+    assert symptoms == expected.pop("symptoms", [])
+    assert body == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("checkout sympton=payment", "sympton=: got 'sympton=payment', expected one of at="),
+    ("checkout symptom=payment@-5x", "symptom: got 'payment@-5x'"),
+    ("checkout scope=region", "scope: got 'region', expected LABEL=VALUE"),
+    ("checkout -5m at=-10m", "the time given once"),
+    ("checkout at=-5m at=-10m", "given once"),
+    ('checkout symptom="payment', "balanced quotes"),
+    ("at=-5m", "usage: /rollback-advisor <target>"),
+])
+def test_parse_command_refuses_with_the_option_named(text, message):
+    with pytest.raises(InvalidInput) as caught:
+        parse_command(text)
+    assert message in caught.value.message
+
+
+def test_command_with_symptoms_and_scope(client):
+    """The answer's header carries the symptoms and scope; a bad option answers privately."""
+    r = slack_post(client, f"checkout at={ONSET} symptom=payment@{T1} scope=region=us-east-1")
+    body = r.get_json()
+    assert body["response_type"] == "in_channel", body
+    header = body["blocks"][1]["text"]["text"]
+    assert "*Also failing:* `payment` since 2026-11-20T14:03:00Z, 2 min before onset" in header
+    assert "*Failing in:* region us-east-1" in header
+    bad = slack_post(client, "checkout symptom=@-5m").get_json()
+    assert bad["response_type"] == "ephemeral" and "symptom" in bad["text"]

@@ -26,9 +26,9 @@ def fixture_json(relpath: str) -> Any:
 
 
 def ctx(source: str, mapping: Mapping[str, str] | None = None,
-        environment: str | None = None) -> HookContext:
+        environment: str | None = None, **more: Any) -> HookContext:
     return HookContext(hook_id="hk_test", source=source, mapping=dict(mapping or {}),
-                       environment=environment)
+                       environment=environment, **more)
 
 
 def parse(source: str, body: bytes | Any, headers: Mapping[str, str] | None = None,

@@ -179,10 +179,14 @@ def test_arbitrary_json_raises_invalid_input_only(source: str, payload: Any) -> 
 
 
 def test_package_is_pure() -> None:
-    """connectors/hooks imports only the core's models/errors/timeutil and the stdlib."""
-    allowed = ("rollback_advisor.models", "rollback_advisor.errors", "rollback_advisor.timeutil")
-    package = Path(__file__).resolve().parents[3] / "connectors" / "hooks"
-    for module in package.glob("*.py"):
+    """connectors/hooks and the normalisers they share with sync (connectors/objects) import
+    only the core's pure models/errors/timeutil/environments and the stdlib."""
+    allowed = ("rollback_advisor.models", "rollback_advisor.errors", "rollback_advisor.timeutil",
+               "rollback_advisor.environments")
+    root = Path(__file__).resolve().parents[3] / "connectors"
+    modules = [*(root / "hooks").glob("*.py"), *(root / "objects").glob("*.py")]
+    assert len(modules) > 6
+    for module in modules:
         for line in module.read_text().splitlines():
             words = line.split()
             if line.startswith(("import ", "from ")) and words[1].startswith("rollback_advisor"):

@@ -138,3 +138,18 @@ def test_bad_events_are_invalid_input(mutate: Any, field: str) -> None:
     with pytest.raises(InvalidInput) as err:
         cd(event)
     assert err.value.field == field
+
+
+def test_environment_id_goes_through_the_environment_map() -> None:
+    """Issue #7: an environment id naming a region (``production/us-east-1``) gives the
+    environment and the scope the ``environment_map`` rules say; without rules it is kept."""
+    from rollback_advisor.environments import environment_rules
+
+    event = fixture_json(f"{EXAMPLES}/service_deployed.json")
+    event["subject"]["content"]["environment"]["id"] = "production/us-east-1"
+    rules = environment_rules([{"match": "(?P<environment>[a-z]+)/(?P<region>[a-z0-9-]+)"}])
+    (change,) = cd(event, environments=rules).changes
+    assert (change.environment, change.scope) == ("production", {"region": ("us-east-1",)})
+    assert change.details["environment_name"] == "production/us-east-1"
+    (plain,) = cd(event).changes
+    assert (plain.environment, plain.scope) == ("production/us-east-1", None)

@@ -78,7 +78,9 @@ def test_every_example_parses_or_is_ignored_with_a_reason(
     first = parser.parse(headers, body, ctx(source))
     assert_valid(first, source)
     assert (first.ignored is None) is stored, first.ignored
-    assert first.raw == json.loads(body)
+    # kept as sent, but for PagerDuty's routing key (the integration key: a secret)
+    assert first.raw == {k: v for k, v in json.loads(body).items()
+                         if not (source == "pagerduty" and k == "routing_key")}
     again = parser.parse(headers, body, ctx(source))
     assert [c.id for c in again.changes] == [c.id for c in first.changes]
     assert again.changes == first.changes

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from connectors.hooks.base import content_hash
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import ChangeKind
 
@@ -82,7 +83,11 @@ def test_environment_default_and_filter() -> None:
 def test_empty_batch_and_delivery_header() -> None:
     assert gen([]).ignored == "the delivery holds no change event"
     parsed = gen(EVENT, {"x-rollback-advisor-delivery": "ci-run-7"})
-    assert parsed.delivery_key == "ci-run-7"
+    assert parsed.delivery_key == "ci-run-7#" + content_hash([EVENT])[:16]
+    # the same key with other content (a later status of the change) is another delivery
+    later = gen({**EVENT, "status": "failed"}, {"x-rollback-advisor-delivery": "ci-run-7"})
+    assert later.delivery_key.startswith("ci-run-7#")
+    assert later.delivery_key != parsed.delivery_key
 
 
 @pytest.mark.parametrize("body", [b"{oops", b"", b"42", b'"text"', b"\xff\xfe"])

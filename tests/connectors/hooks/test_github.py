@@ -127,7 +127,7 @@ def test_release_published_is_a_deploy_of_the_tag() -> None:
     assert change.kind is ChangeKind.DEPLOY
     assert change.version == "0.0.1"
     assert change.at == utc(2019, 5, 15, 15, 20, 53)
-    assert change.details["release"] is True
+    assert change.details["release"]["tag"] == "0.0.1"
     assert change.environment == "prod"  # a release names no environment: the hook's applies
     assert change.url == "https://github.com/Codertocat/Hello-World/releases/tag/0.0.1"
 

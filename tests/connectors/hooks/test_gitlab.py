@@ -61,15 +61,15 @@ def test_deployment_statuses(status: str, expected: ChangeStatus) -> None:
     (change,) = gl("Deployment Hook", payload).changes
     assert change.status is expected
     assert change.id == "gitlab:root/test-deployment-webhooks:deployment:15"
-    assert change.details["gitlab_status"] == status
+    assert change.details["state"] == status
     if status == "running":
         assert change.started_at == change.at
 
 
 def test_unknown_deployment_status_is_ignored() -> None:
     payload = fixture_json(DEPLOYMENT)
-    payload["status"] = "blocked"
-    assert "blocked" in (gl("Deployment Hook", payload).ignored or "")
+    payload["status"] = "skipped"
+    assert "skipped" in (gl("Deployment Hook", payload).ignored or "")
 
 
 def test_environment_filter() -> None:
@@ -118,6 +118,21 @@ def test_pipeline_with_a_finished_deploy_job_is_a_deploy() -> None:
     assert change.version == "bcbb5ec396a2c0f828686f14fac9b80b780504f2"
 
 
+def test_pipeline_job_environment_goes_through_the_environment_map() -> None:
+    """Issue #7: a deploy job's environment ``production/us-east-1`` gives environment
+    production and scope region us-east-1 under the ``environment_map`` rules."""
+    from rollback_advisor.environments import environment_rules
+
+    payload = _pipeline(production={"status": "success", "started_at": "2016-08-12 15:26:30 UTC",
+                                    "finished_at": "2016-08-12 15:27:40 UTC",
+                                    "environment": {"name": "production/us-east-1",
+                                                    "action": "start"}})
+    rules = environment_rules([{"match": "production/(?P<region>.+)",
+                                "environment": "production"}])
+    (change,) = gl("Pipeline Hook", payload, environments=rules).changes
+    assert (change.environment, change.scope) == ("production", {"region": ("us-east-1",)})
+
+
 def test_pipeline_failed_deploy_without_environment_takes_the_hooks() -> None:
     """The staging job has no environment object: its stage marks it; the hook's env applies."""
     payload = _pipeline(staging={"status": "failed", "started_at": "2016-08-12 15:26:30 UTC",
@@ -146,12 +161,12 @@ def test_pipeline_without_deploy_jobs_is_ignored() -> None:
 def test_release_create_is_a_deploy_of_the_tag() -> None:
     """'2021-02-25 21:23:34 UTC' is parsed as UTC."""
     (change,) = gl("Release Hook", fixture(RELEASE)).changes
-    assert change.id == "gitlab:exm-namespace/example-project:release:8273642"
+    assert change.id == "gitlab:exm-namespace/example-project:release:1.0.0"  # as sync's
     assert change.kind is ChangeKind.DEPLOY
     assert change.version == "1.0.0"
     assert change.at == datetime(2021, 2, 25, 21, 23, 34, tzinfo=UTC)
-    assert change.details["release"] is True
-    assert change.details["sha"] == "2626dbdb936782b5c54816b1c6d45b1279303c6d"
+    assert change.details["release"] == {"tag": "1.0.0", "name": "1.0.0",
+                                         "commit": "2626dbdb936782b5c54816b1c6d45b1279303c6d"}
 
 
 def test_release_update_is_ignored() -> None:

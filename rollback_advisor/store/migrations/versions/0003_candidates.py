@@ -17,9 +17,13 @@ import sqlalchemy as sa
 from alembic import op
 
 from rollback_advisor.models import change_from_dict
-from rollback_advisor.store.columns import WINDOW_INDEX, candidate_columns
+from rollback_advisor.store.columns import candidate_columns
 
 BATCH = 5000  # rows per executemany: a store of a million changes migrates in minutes
+# The covering index as this revision made it (0004 adds scope): frozen, not the current one.
+WINDOW_INDEX = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
+                "rollout_pct", "destructive")
+FILLED = ("services", "rollout_pct", "destructive")
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -45,9 +49,11 @@ def upgrade() -> None:
                              .order_by(table.c.id).limit(BATCH)).all()
         if not chunk:
             break
-        bind.execute(stmt, [{"change_id": change_id,
-                             **candidate_columns(change_from_dict(json.loads(doc)))}
-                            for change_id, doc in chunk])
+        rows = []
+        for change_id, doc in chunk:
+            columns = candidate_columns(change_from_dict(json.loads(doc)))
+            rows.append({"change_id": change_id, **{k: columns[k] for k in FILLED}})
+        bind.execute(stmt, rows)
         last = chunk[-1][0]
     # A covering index: the window query reads index pages in time order instead of one table
     # page per candidate (rows arrive in any time order, so their pages are scattered).
