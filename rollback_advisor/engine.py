@@ -260,8 +260,8 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
         reasons.append(Reason("common_cause", evidence.cause_text(cause), cause.factor))
     if evidence.scope is not None:
         factor, text = evidence.scope_of(c.scope)
-        reasons.append(Reason("scope", text or "where it took effect is not recorded: counted "
-                              "as everywhere", factor))
+        reasons.append(Reason("scope", text or "scope not recorded: counted as everywhere",
+                              factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
     return tuple(reasons)

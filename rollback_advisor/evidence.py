@@ -194,7 +194,7 @@ class Evidence:
             return self.leak ** len(self.known), ""
         factor = sum(product for _, product, _ in places) / len(places)
         where, _, count = max(places, key=lambda p: p[1])
-        text = (f"no change: an unrecorded fault in {where} would explain {count + 1} of "
+        text = (f"an unrecorded fault in {where} would explain {count + 1} of "
                 f"{len(self.known) + 1} failing nodes (x{factor:.2g} over {len(places)} "
                 "possible places)")
         return factor, text
@@ -219,7 +219,8 @@ class Evidence:
         for fn in self.known:
             if fn.onset == cause.onset:
                 when = format_utc(datetime.fromtimestamp(cause.onset, UTC))
-                return f" (the onset of {fn.name} at {when}, the first failing node it reaches)"
+                return (f"; measured to {fn.name}'s onset ({when}), the first failing node it "
+                        "reaches")
         return ""
 
     # -- scope ------------------------------------------------------------------------------

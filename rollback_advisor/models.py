@@ -254,8 +254,6 @@ def scope_from_dict(value: object, field: str = "scope") -> Scope | None:
     for label, values in value.items():
         if not isinstance(label, str) or not label.strip():
             raise InvalidInput(field, label, "a non-empty label name such as region or cell")
-        if isinstance(values, str) and values:
-            values = [values]  # a lone string is one value: forgiving where it is unambiguous
         if (not isinstance(values, list | tuple) or not values
                 or not all(isinstance(v, str) and v.strip() for v in values)):
             raise InvalidInput(f"{field}.{label}", values, "a non-empty list of non-empty strings")

@@ -15,7 +15,9 @@ so one hook cannot rewrite what another source reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +46,7 @@ from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
 from ..redeploy import HISTORY, as_rollback, may_be_redeploy
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
+from .write_lock import write_lock
 
 DEFAULT_FILE = "rollback-advisor.db"
 CHUNK = 1000
@@ -114,7 +117,7 @@ class Store:
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {self.shown_url}: use SQLite or PostgreSQL")
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database).expanduser())
         try:
             self.engine: Engine = create_engine(parsed, future=True, pool_pre_ping=True,
                                                 **({"connect_args": {"connect_timeout": 5}}
@@ -125,6 +128,9 @@ class Store:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        # SQLite has one writer at a time: the service's writers take turns on this lock
+        # rather than in SQLite's busy handler, which stalls a gevent worker (write_lock.py).
+        self.write_lock = write_lock(self.dialect, parsed.database)
         from .migrate import upgrade
 
         try:
@@ -476,10 +482,22 @@ def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file 0600 (its directory 0700 when we create that) before SQLite
+    does: it holds hook deliveries and token hashes, and SQLite gives its -wal and -shm files
+    the database file's mode. An existing file keeps the mode its owner chose."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: in WAL mode each commit syncs the WAL, so an acknowledged delivery survives a
+    # power loss; NORMAL could lose the last commits (benchmarks/http_ingest.py: the cost).
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages: a busy window stays cached

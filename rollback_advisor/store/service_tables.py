@@ -360,26 +360,35 @@ class ServiceTables:
             raise StoreError(f"store unreachable: {_reason(exc)}") from None
 
     def _begin(self) -> Any:
-        return _Tx(self.engine)
+        return _Tx(self.engine, self.store.write_lock)
 
 
 class _Tx:
-    """``engine.begin()`` whose SQLAlchemy errors become StoreError with one readable line."""
+    """``engine.begin()`` whose SQLAlchemy errors become StoreError with one readable line,
+    holding the store's ``write_lock`` (SQLite) for the transaction."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, lock: Any) -> None:
         self._cm = engine.begin()
+        self._lock = lock
 
     def __enter__(self) -> Any:
+        self._lock.acquire()
         try:
             return self._cm.__enter__()
         except SQLAlchemyError as exc:
+            self._lock.release()
             raise StoreError(f"store unavailable: {_reason(exc)}") from None
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, *exc: Any) -> Any:
         try:
             return self._cm.__exit__(*exc)
         except SQLAlchemyError as err:
             raise StoreError(f"store write failed: {_reason(err)}") from None
+        finally:
+            self._lock.release()
 
 
 _SERVICE_COLUMNS = ("change_id", "service", "kind", "environment", "at_us")

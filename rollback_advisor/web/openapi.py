@@ -29,6 +29,9 @@ _STR = {"type": "string"}
 _OBJ = {"type": "object"}
 _COMMON = {"400": _error("Invalid input; the message names the field."),
            "413": _error("Request body above server.max_request_bytes.")}
+# Refused by gunicorn before the app, in the same error shape (web/worker.py): any operation.
+_SERVER_LIMITS = {"414": _error("Request line (method, path, query) above the server's limit."),
+                  "431": _error("Header fields above the server's limits.")}
 _AUTH = {"401": _error("Missing, unknown or revoked token."),
          "403": _error("The token's scope does not allow this.")}
 
@@ -231,6 +234,9 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
             "summary": "This document.", "security": [],
             "responses": {"200": _json("OpenAPI 3.1.", _OBJ)}}},
     }
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].update(_SERVER_LIMITS)
     return {
         "openapi": "3.1.0",
         "info": {"title": "rollback-advisor", "version": _version(),
