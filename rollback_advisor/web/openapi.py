@@ -181,19 +181,28 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                      "security": admin,
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/HookRequest"}}}},
-                     "responses": {"201": _json("Registered.", {
-                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH,
+                     "operationId": "registerHook",
+                     "responses": {"201": {**_json("Registered.", {
+                         "$ref": "#/components/schemas/HookCreated"}), "links": {
+                         # what the new hook's id opens: stateful runs follow these
+                         "RevokeHook": {"operationId": "revokeHook",
+                                        "parameters": {"hook_id": "$response.body#/id"}},
+                         "DeliverToHook": {"operationId": "deliver",
+                                           "parameters": {"hook_id": "$response.body#/id"}}}},
+                         **_COMMON, **_AUTH,
                          "404": _error("Hooks are off: no server key (PostgreSQL without "
                                        "server.secret_key).")}},
             "get": {"summary": "Active hooks (never their secrets).", "security": admin,
                     "responses": {"200": _json("Hooks.", _OBJ), **_AUTH}}},
         "/api/v1/hooks/{hook_id}": {"delete": {
             "summary": "Revoke a hook: its deliveries are refused from now on.",
+            "operationId": "revokeHook",
             "security": admin,
             "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
             "responses": {"200": _json("Revoked.", _OBJ), **_AUTH,
                           "404": _error("No such active hook.")}}},
         "/hooks/{hook_id}": {"post": {
+            "operationId": "deliver",
             "summary": "A delivery: canonical events (X-Rollback-Advisor-Signature), GitHub "
                        "(X-Hub-Signature-256), GitLab (X-Gitlab-Token), CDEvents, PagerDuty.",
             "security": [],
