@@ -80,7 +80,8 @@ def plans(settings: Settings) -> dict[str, SourcePlan]:
         every = duration(where, section, "interval", interval).total_seconds()
         if every < 1:
             raise ConfigError(f"{where}.interval: expected at least 1s")
-        spread = duration(where, section, "jitter", jitter).total_seconds()
+        spread = 0.0 if section.get("jitter") in (0, "0", "0s") else duration(
+            where, section, "jitter", jitter).total_seconds()
         before = section.get("pull_before_advice", pull)
         if not isinstance(before, bool):
             raise ConfigError(f"{where}.pull_before_advice: expected true or false")
