@@ -33,6 +33,8 @@ from rollback_advisor.store.sync_state import SourceState
 from . import ConnectorContext
 from .schedule import Outcome, SourcePlan, SourceRunner, SyncObserver
 
+PAST_DEADLINE = "a sync is still running: past the deadline"
+
 
 def ago(seconds: float) -> str:
     """``12 s``, ``4 min``, ``3 h``, ``2 d``."""
@@ -56,6 +58,8 @@ def freshness(name: str, state: SourceState | None, now: float, *, pulled: bool 
     if state is None or (state.last_success is None and state.last_error_at is None):
         status, line = ("syncing", f"{name}: first sync still running") if pending or (
             state is not None and state.running(now)) else ("never", f"{name}: never synced")
+        if pending:
+            line += f" ({PAST_DEADLINE})"
         return SourceFreshness(name, status, pulled=pulled, line=line)
     success, error_at = state.last_success, state.last_error_at
     failed_last = error_at is not None and (success is None or error_at > success)
@@ -70,7 +74,7 @@ def freshness(name: str, state: SourceState | None, now: float, *, pulled: bool 
         status = "ok"
         line = f"{name}: synced {ago(now - (success or now))} ago"
     if pending:
-        line += " (a sync is still running: past the deadline)"
+        line += f" ({PAST_DEADLINE})"
     return SourceFreshness(name, status, last_success=_dt(success),
                            last_error=state.last_error if failed_last or state.paused else None,
                            last_error_at=_dt(error_at) if failed_last else None,
