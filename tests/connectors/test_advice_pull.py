@@ -7,6 +7,7 @@ The vendor is the recorded GitHub API on ``responses``; nothing was synced befor
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -140,3 +141,54 @@ def test_sources_endpoint_and_healthz(make_app: Any, mock: responses.RequestsMoc
     metrics = client.get("/metrics").text
     assert 'rollback_advisor_sync_lag_seconds{source="github"}' in metrics
     assert 'rollback_advisor_sync_changes_total{source="github"} 3.0' in metrics
+
+
+def test_slack_blocks_carry_the_freshness_line(make_app: Any,
+                                               mock: responses.RequestsMock) -> None:
+    app = make_app()
+    github_api.serve_history(mock)
+    blocks = app.test_client().get("/api/v1/suspects/blocks", query_string={
+        "target": TARGET, "at": AT}).json["blocks"]
+    assert blocks[-1]["type"] == "context"
+    assert blocks[-1]["elements"][0]["text"].startswith("github: synced ")
+
+
+def test_healthz_is_degraded_when_a_source_is_stale(make_app: Any) -> None:
+    """A last success older than sync.stale_after (15 min; the interval is 1 min): still
+    200, status degraded, with the reason; `sync status` shows it too."""
+    import time
+
+    from click.testing import CliRunner
+
+    from connectors.cli import sync_command
+    from rollback_advisor.store.sync_state import SyncStates
+
+    app = make_app()
+    with app.app_context():
+        svc = services()
+        states = SyncStates(svc.store)
+        long_ago = time.time() - 3600
+        states.ensure("github", first_run=long_ago)
+        assert states.acquire("github", "test", now=long_ago, ttl=60, due_only=True)
+        states.succeeded("github", "test", now=long_ago, next_run=long_ago + 60, seconds=0.1,
+                         changes=0)
+        assert states.acquire("github", "test", now=long_ago + 60, ttl=60, due_only=True)
+        states.failed("github", "test", now=long_ago + 61, next_run=long_ago + 120,
+                      error="cannot reach github.example.test", auth=False, pause_after=3,
+                      seconds=0.1)
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json == {"status": "degraded", "reasons": [
+        "github: last success 60 min ago (last error: cannot reach github.example.test)"]}
+
+    class Obj:
+        settings = app.extensions["rollback_advisor"].settings
+
+        def store(self) -> Any:
+            return app.extensions["rollback_advisor"].store
+
+    out = CliRunner().invoke(sync_command, ["status"], obj=Obj())
+    assert out.exit_code == 0, out.output
+    assert re.match(r"github: failed; lag 36\d\d s; next run 20\d\d-", out.output)
+    assert "STALE" in out.output.splitlines()[0]
+    assert "last error" in out.output

@@ -282,3 +282,44 @@ def test_repeated_bad_credentials_pause_the_source_until_resumed(tmp_path: Path)
             assert len(rsps.calls) == calls + 1
     finally:
         store.close()
+
+
+def test_the_process_serve_starts_syncs_on_its_own(tmp_path: Path) -> None:
+    """``serve``'s scheduler process (web/sync_process.py), given only the config file, fills
+    the store from an application database's Flyway history; SIGTERM stops it."""
+    from rollback_advisor.web import sync_process
+
+    from .test_sync_end_to_end import build_orders_db
+
+    orders = build_orders_db(tmp_path / "orders.db")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = tmp_path / "rollback-advisor.yaml"
+    config.write_text(yaml_dump({"database_url": url, "connectors": {"migrations": {
+        "databases": [{"name": "orders", "url": orders, "framework": "flyway",
+                       "service": "orders-db"}]}}}), encoding="utf-8")
+    from rollback_advisor.config import load_settings
+
+    settings = load_settings(config)
+    open_store(url).close()  # migrated, as serve does before starting it
+    child = sync_process.start(settings)
+    assert child is not None
+    store = open_store(url)
+    try:
+        for _ in range(300):  # bounded: 30 s
+            state = SyncStates(store).get("migrations")
+            if state is not None and state.last_success is not None:
+                break
+            time.sleep(0.1)
+        ids = {c.id for c in store.list_changes(limit=10)}
+    finally:
+        sync_process.stop(child)
+        store.close()
+    assert ids == {"migrations:orders:flyway:2", "migrations:orders:flyway:3"}
+    assert state is not None and state.last_success is not None and state.holder is None
+    assert child.returncode is not None
+
+
+def yaml_dump(doc: Any) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(doc))
