@@ -33,6 +33,7 @@ from rollback_advisor.store.sync_state import SourceState
 from . import ConnectorContext
 from .schedule import Outcome, SourcePlan, SourceRunner, SyncObserver
 
+POLL_SECONDS = 0.05  # how often a pull waiting on another process's sync looks again
 PAST_DEADLINE = "a sync is still running: past the deadline"
 
 
@@ -168,10 +169,23 @@ class AdvicePuller:
             running = self._inflight.get(name)
             if running is not None and not running.done():
                 return running
-            future = self._pool.submit(self.runner.run, name, due_only=False, inline_wait=0.0,
-                                       repo_map=repo_map)
+            future = self._pool.submit(self._pull_one, name, repo_map)
             self._inflight[name] = future
             return future
+
+    def _pull_one(self, name: str, repo_map: Mapping[str, str]) -> Outcome:
+        """Sync ``name``; when another process is syncing it right now (the scheduler, another
+        worker), wait for that sync instead (the deploy the question is about may be in it),
+        at most a lease TTL. Requests wait on this for their own deadline only, and later
+        ones share it."""
+        outcome = self.runner.run(name, due_only=False, inline_wait=0.0, repo_map=repo_map)
+        until = time.monotonic() + self.settings.sync.lease_ttl.total_seconds()
+        while not outcome.ran and time.monotonic() < until:
+            state = self.runner.states.get(name)
+            if state is None or not state.running(self.clock()):
+                break
+            time.sleep(POLL_SECONDS)
+        return outcome
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

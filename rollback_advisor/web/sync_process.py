@@ -18,9 +18,16 @@ from ..config import CONFIG_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, Settings
 
 def start(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Start the scheduler unless there is nothing to schedule (no connectors, or
-    ``sync.schedule: false``)."""
+    ``sync.schedule: false``).
+
+    Raises:
+        ConfigError: a section's schedule keys are malformed.
+    """
     if not settings.sync.schedule or not settings.connectors:
         return None
+    from connectors.schedule import plans
+
+    plans(settings)  # a malformed interval or jitter stops serve here, naming the key
     import os
 
     # the same settings as serve's; the URL may hold a password: environment, never argv (ps)

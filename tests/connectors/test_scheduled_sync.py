@@ -323,3 +323,41 @@ def yaml_dump(doc: Any) -> str:
     import yaml
 
     return str(yaml.safe_dump(doc))
+
+
+def test_the_pull_before_advice_waits_for_a_sync_under_way_elsewhere(tmp_path: Path) -> None:
+    """The scheduler is mid-sync when the question comes: the pull waits for that sync (which
+    may hold the deploy) rather than answering at once with the old state, and within the
+    deadline only."""
+    from connectors.pull import AdvicePuller
+    from rollback_advisor.graph import DependencyGraph
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    settings = Settings(database_url=url, connectors={
+        "deploys": {"connector": "ticking", "interval": "60s", "jitter": "0s",
+                    "pull_before_advice": True}})
+    graph = DependencyGraph.from_document({"services": {"svc": {}}})
+    gate, entered = threading.Event(), threading.Event()
+    schedule_doubles.GATES["deploys"], schedule_doubles.ENTERED["deploys"] = gate, entered
+    store = open_store(url)
+    puller = AdvicePuller(store, settings)
+    try:
+        scheduler = SourceRunner(store, settings, role="scheduler")
+        thread = threading.Thread(target=scheduler.run, args=["deploys"])
+        thread.start()
+        assert entered.wait(10)
+        busy = puller.pull(graph, ["svc"], deadline=0.3)
+        assert busy.pending == {"deploys"} and not busy.pulled
+        timer = threading.Timer(0.2, gate.set)
+        timer.start()
+        done = puller.pull(graph, ["svc"], deadline=20)
+        timer.join()
+        thread.join(10)
+        assert done.pulled == {"deploys"}
+        [fresh] = done.sources
+        assert fresh.status == "ok" and fresh.line.startswith("deploys: synced ")
+        assert schedule_doubles.FETCHES["deploys"] == 1  # the scheduler's sync, not a second
+    finally:
+        gate.set()
+        puller.close()
+        store.close()
