@@ -96,9 +96,11 @@ def _utcnow() -> Any:
     return datetime.now(UTC)
 
 
-def run_forever(store: Store, settings: Settings,
-                observe: SyncObserver | None = None) -> None:
-    """``sync schedule``: run the scheduler until SIGTERM/SIGINT."""
+def run_forever(store: Store, settings: Settings, observe: SyncObserver | None = None,
+                parent: int | None = None) -> None:
+    """``sync schedule``: run the scheduler until SIGTERM/SIGINT, or (``parent``: the pid of
+    ``serve``) until that process is gone, so a SIGKILLed ``serve`` leaves no orphan syncing."""
+    import os
     import signal
 
     stopped = threading.Event()
@@ -107,7 +109,10 @@ def run_forever(store: Store, settings: Settings,
     scheduler = SyncScheduler(store, settings, observe=observe)
     scheduler.start()
     try:
-        stopped.wait()
+        while not stopped.wait(1.0):
+            if parent is not None and os.getppid() != parent:
+                log.info("serve (pid %s) is gone: stopping", parent)
+                break
     finally:
         scheduler.stop(wait=False)
 

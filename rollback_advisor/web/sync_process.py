@@ -15,6 +15,8 @@ import sys
 
 from ..config import CONFIG_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, Settings
 
+PARENT_ENV = "ROLLBACK_ADVISOR_SYNC_PARENT"  # serve's pid: the scheduler stops when it is gone
+
 
 def start(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Start the scheduler unless there is nothing to schedule (no connectors, or
@@ -36,6 +38,7 @@ def start(settings: Settings) -> subprocess.Popen[bytes] | None:
                         (DATA_DIR_ENV, settings.data_dir)):
         if value:
             env[name] = value
+    env[PARENT_ENV] = str(os.getpid())
     return subprocess.Popen([sys.executable, "-m", "rollback_advisor.web.sync_process"],
                             env=env)
 
@@ -58,6 +61,7 @@ def main() -> None:
     """The child: the scheduler until SIGTERM, its sync metrics in the multiprocess directory
     ``serve`` set up (so every worker's /metrics includes them)."""
     import logging
+    import os
 
     from connectors.scheduler import run_forever
 
@@ -69,7 +73,9 @@ def main() -> None:
     settings = load_settings()
     store = open_store(settings.database_url, settings.data_path)
     try:
-        run_forever(store, settings, observe=Metrics().observe_sync)
+        parent = os.environ.get(PARENT_ENV)
+        run_forever(store, settings, observe=Metrics().observe_sync,
+                    parent=int(parent) if parent and parent.isdigit() else None)
     finally:
         store.close()
 

@@ -361,3 +361,41 @@ def test_the_pull_before_advice_waits_for_a_sync_under_way_elsewhere(tmp_path: P
         gate.set()
         puller.close()
         store.close()
+
+
+_SERVE_THEN_DIE = """
+import os, sys
+from rollback_advisor.config import load_settings
+from rollback_advisor.web import sync_process
+child = sync_process.start(load_settings(sys.argv[1]))
+print(child.pid, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_the_scheduler_process_stops_when_serve_is_killed(tmp_path: Path) -> None:
+    """``serve`` SIGKILLed (no chance to stop its child): the scheduler notices its parent is
+    gone and exits, instead of syncing on as an orphan."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = tmp_path / "rollback-advisor.yaml"
+    config.write_text(yaml_dump({"database_url": url, "connectors": {"certificates": {
+        "hosts": [{"host": "127.0.0.1", "port": 9, "node": "x"}]}}}), encoding="utf-8")
+    open_store(url).close()
+    done = subprocess.run([sys.executable, "-c", _SERVE_THEN_DIE, str(config)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    pid = int(done.stdout.split()[0])
+    for _ in range(200):  # bounded: 20 s
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the scheduler outlived serve")
