@@ -38,6 +38,7 @@ def sync_command(ctx: click.Context, only: str | None, fmt: str) -> None:
     try:
         reports = run_sync(store, settings, only=only,
                            progress=lambda message: click.echo(message, err=True))
+        _record(store, reports)
     finally:
         if close is not None:
             close()
@@ -54,6 +55,19 @@ def sync_command(ctx: click.Context, only: str | None, fmt: str) -> None:
                 click.echo(f"  note: {note}")
     if exit_code(reports):
         sys.exit(1)
+
+
+def _record(store: Any, reports: list[Any]) -> None:
+    """What this manual sync did, for `sync status` (a success lifts a pause)."""
+    import time
+
+    from rollback_advisor.store.sync_state import SyncStates
+
+    states = SyncStates(store)
+    for r in reports:
+        if r.status != "skipped":
+            states.record(r.source, now=time.time(), error=r.error if r.failed else None,
+                          seconds=r.seconds, changes=r.added + r.updated)
 
 
 def _open(ctx: click.Context) -> tuple[Any, Any, Any]:

@@ -76,7 +76,8 @@ class SyncSettings:
     # /healthz says "degraded" when a source's last success is older than this (or than
     # three of its intervals, whichever is longer).
     stale_after: timedelta = timedelta(minutes=15)
-    # This many authentication failures in a row pause a source until `sync resume NAME`.
+    # This many authentication failures in a row pause a source until `sync resume NAME` (or
+    # a manual `sync --source NAME` that succeeds).
     auth_failures_before_pause: int = 3
     # Failed syncs retry after the interval, doubling per failure up to this.
     max_backoff: timedelta = timedelta(minutes=30)

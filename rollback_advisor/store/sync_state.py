@@ -159,6 +159,20 @@ class SyncStates:
                                         sync_state.c.holder == holder).values(**values)
         self._run(lambda conn: conn.execute(stmt))
 
+    def record(self, source: str, *, now: float, error: str | None, seconds: float,
+               changes: int) -> None:
+        """Record a manual ``rollback-advisor sync`` (no lease, schedule unchanged), so
+        ``sync status`` shows it; a success also lifts a pause (the credentials work)."""
+        self.ensure(source, first_run=now)
+        values: dict[str, Any] = {"last_seconds": seconds}
+        if error is None:
+            values.update(last_success_us=_us(now), failures=0, auth_failures=0, paused=None,
+                          last_changes=changes)
+        else:
+            values.update(last_error=error, last_error_us=_us(now))
+        stmt = update(sync_state).where(sync_state.c.source == source).values(**values)
+        self._run(lambda conn: conn.execute(stmt))
+
     def resume(self, source: str, *, now: float) -> bool:
         """Clear a pause and any back-off: the source is due at once. False: no such row."""
         stmt = update(sync_state).where(sync_state.c.source == source).values(

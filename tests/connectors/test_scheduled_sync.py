@@ -399,3 +399,36 @@ def test_the_scheduler_process_stops_when_serve_is_killed(tmp_path: Path) -> Non
     else:
         os.kill(pid, signal.SIGKILL)
         pytest.fail("the scheduler outlived serve")
+
+
+def test_a_manual_sync_is_recorded_and_lifts_a_pause(tmp_path: Path) -> None:
+    """`rollback-advisor sync` shows in `sync status`; its success lifts an auth pause."""
+    from click.testing import CliRunner
+
+    from connectors.cli import sync_command
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    settings = ticking_settings(url)
+    store = open_store(url)
+    try:
+        states = SyncStates(store)
+        states.ensure("deploys", first_run=T0)
+        assert states.acquire("deploys", "x", now=T0, ttl=60, due_only=True)
+        states.failed("deploys", "x", now=T0, next_run=T0 + 60, error="HTTP 401", auth=True,
+                      pause_after=1, seconds=0.1)
+        assert states.get("deploys").paused  # type: ignore[union-attr]
+
+        class App:
+            def __init__(self) -> None:
+                self.settings = settings
+
+            def store(self) -> Any:
+                return store
+
+        out = CliRunner().invoke(sync_command, ["--source", "deploys"], obj=App())
+        assert out.exit_code == 0, out.output
+        state = states.get("deploys")
+        assert state is not None and state.paused is None and state.last_changes == 1
+        assert state.last_success is not None and state.last_success > T0
+    finally:
+        store.close()
