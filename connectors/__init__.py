@@ -62,8 +62,9 @@ REGISTRY: dict[str, str] = {
     "certificates": "connectors.certificates:CertificateConnector",
 }
 
-# Keys every section may carry, handled by the registry and removed before validation.
-COMMON_KEYS = frozenset({"enabled", "connector"})
+# Keys every section may carry, handled by the registry (and the scheduler: ``interval``,
+# ``jitter``, ``pull_before_advice``, see connectors/schedule.py) and removed before validation.
+COMMON_KEYS = frozenset({"enabled", "connector", "interval", "jitter", "pull_before_advice"})
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,16 @@ class SyncReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    # the exception behind ``error``, for the scheduler's back-off and pause (not reported)
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = asdict(replace(self, cause=None))
+        del out["cause"]
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -93,7 +96,7 @@ def run_sync(store: SyncStore, settings: Settings, *, only: str | None = None,
         except StoreError:
             raise
         except AdvisorError as exc:  # ConnectorError, ConfigError, InvalidInput: one line
-            report.status, report.error = "failed", exc.message
+            report.status, report.error, report.cause = "failed", exc.message, exc
         report.seconds = time.perf_counter() - started
         progress(report.line())
         reports.append(report)

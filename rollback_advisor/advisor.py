@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .config import Settings
@@ -17,17 +18,46 @@ from .evidence import failing_services
 from .graph import DependencyGraph
 from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
 from .policy import recommend
+from .timeutil import format_utc
 
 PreviousLookup = Callable[[Change], "Change | None"]
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """How current one connector source was when the advice was given, so a reader knows
+    whether the culprit could be missing ("gitlab: last sync failed 4 min ago: 401"). Filled
+    by the surfaces that sync before advising (the service); the core only carries it."""
+
+    source: str
+    status: str  # ok | failed | paused | syncing | never
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    pulled: bool = False  # synced (or tried) for this very question
+    line: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "status": self.status,
+                "last_success": format_utc(self.last_success) if self.last_success else None,
+                "last_error": self.last_error,
+                "last_error_at": format_utc(self.last_error_at) if self.last_error_at
+                else None,
+                "pulled": self.pulled, "text": self.line}
 
 
 @dataclass(frozen=True)
 class Advice:
     ranking: Ranking
     recommendation: Recommendation
+    # connector sources' freshness, when the surface synced before advising (else empty)
+    sources: tuple[SourceFreshness, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"recommendation": self.recommendation.to_dict(), **self.ranking.to_dict()}
+        out = {"recommendation": self.recommendation.to_dict(), **self.ranking.to_dict()}
+        if self.sources:
+            out["sources"] = [s.to_dict() for s in self.sources]
+        return out
 
 
 def previous_in(changes: Sequence[Change]) -> PreviousLookup:

@@ -60,6 +60,30 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class SyncSettings:
+    """How ``serve`` keeps the connectors' sources current (connectors/schedule.py). Each
+    source's interval and jitter are keys of its own ``connectors.<name>`` section."""
+
+    # Run the scheduled syncs beside ``serve`` (one scheduler process per instance).
+    schedule: bool = True
+    # Sync the sources on the failing nodes' paths before each piece of advice ...
+    pull_before_advice: bool = True
+    # ... waiting at most this long: advice never waits longer.
+    pull_deadline: timedelta = timedelta(seconds=3)
+    # A sync holds its source's lease this long, renewed after each stored batch; a holder
+    # killed mid-sync hands the source over once it has run out.
+    lease_ttl: timedelta = timedelta(minutes=2)
+    # /healthz says "degraded" when a source's last success is older than this (or than
+    # three of its intervals, whichever is longer).
+    stale_after: timedelta = timedelta(minutes=15)
+    # This many authentication failures in a row pause a source until `sync resume NAME` (or
+    # a manual `sync --source NAME` that succeeds).
+    auth_failures_before_pause: int = 3
+    # Failed syncs retry after the interval, doubling per failure up to this.
+    max_backoff: timedelta = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the CLI and the service need, resolved and validated."""
 
@@ -75,6 +99,7 @@ class Settings:
     # One section per connector, secrets resolved; each connector validates its own section
     # (connectors/), so the core needs no knowledge of any vendor.
     connectors: Mapping[str, Any] = field(default_factory=dict)
+    sync: SyncSettings = field(default_factory=SyncSettings)
     source: str | None = None  # the file these came from, for messages
 
     @property

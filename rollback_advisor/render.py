@@ -91,7 +91,14 @@ def advice_text(advice: Advice, max_suspects: int = 5) -> str:
 def suspects_report(advice: Advice, max_suspects: int = 5) -> str:
     """The terminal form of the suspect list: the incident header, then the suspects."""
     return "\n".join([*incident_text(advice.ranking.incident), "",
-                      suspects_text(advice, max_suspects)])
+                      suspects_text(advice, max_suspects), *sources_text(advice)])
+
+
+def sources_text(advice: Advice) -> list[str]:
+    """How fresh each connector source was ("github: synced 12 s ago"); none without any."""
+    if not advice.sources:
+        return []
+    return ["", "sources:", *(f"  {s.line}" for s in advice.sources)]
 
 
 def suspects_text(advice: Advice, max_suspects: int = 5) -> str:

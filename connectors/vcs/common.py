@@ -293,6 +293,8 @@ class VendorErrors:
 class RateLimitWaitTooLong(ConnectorError):
     """The server asked us to wait longer than ``max_wait``: give up now, say when to retry."""
 
+    wait: float = 0.0  # seconds the server asked for
+
 
 class PacedRetryMixin:
     """urllib3 ``Retry`` that waits inside ``increment`` through an injected ``sleep``.
@@ -326,9 +328,11 @@ class PacedRetryMixin:
         wait = retry.wait_for(response)
         if wait > self.pace_max_wait:
             until = format_utc(datetime.now(UTC) + timedelta(seconds=wait))
-            raise RateLimitWaitTooLong(
+            error = RateLimitWaitTooLong(
                 f"rate limited: the server asks to wait {wait:.0f} s (until {until}), more "
                 f"than max_wait ({self.pace_max_wait:.0f} s); sync again after that")
+            error.wait = wait  # the scheduler's back-off for this source
+            raise error
         if wait > 0:
             self.pace_sleep(wait)
         return retry

@@ -132,3 +132,24 @@ deliveries = Table(
     UniqueConstraint("hook_id", "key_sha256", name="uq_deliveries_hook_key_sha256"),
     Index("ix_deliveries_hook_received", "hook_id", "received_us"),
 )
+
+# -- scheduled syncs (migration 0007) -----------------------------------------------------------
+
+# One row per connector section: its lease (which process syncs it now, until when), when it is
+# next due, and what the last attempts did, for `sync status`, /api/v1/sources and /healthz.
+sync_state = Table(
+    "sync_state", metadata,
+    Column("source", String(128), primary_key=True),
+    Column("holder", String(128)),  # who holds the lease; NULL when free
+    Column("lease_expires_us", BigInteger, nullable=False),  # free once past, holder or not
+    Column("next_run_us", BigInteger, nullable=False),  # the scheduler's next due time
+    Column("last_attempt_us", BigInteger),
+    Column("last_success_us", BigInteger),
+    Column("last_error", Text),
+    Column("last_error_us", BigInteger),
+    Column("failures", Integer, nullable=False),  # consecutive failed attempts
+    Column("auth_failures", Integer, nullable=False),  # consecutive authentication failures
+    Column("paused", Text),  # why the scheduler stopped trying (bad credentials); NULL = active
+    Column("last_seconds", Float),
+    Column("last_changes", Integer),  # added + updated by the last successful sync
+)

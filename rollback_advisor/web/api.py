@@ -83,7 +83,7 @@ def recommendations() -> Any:
     limit = _int(data, "limit", services().settings.output.max_suspects, 1, 1000)
     advice = advise(data)
     body = {"recommendation": advice.recommendation.to_dict(),
-            **_ranking_dict(advice.ranking, limit)}
+            **_ranking_dict(advice.ranking, limit), **_sources(advice)}
     if notify:
         post_to_webhook(services().settings, advice, limit)
         body["notified_slack"] = True
@@ -103,7 +103,19 @@ def suspects() -> Any:
         return Response(advice_slack(advice, limit), mimetype="text/plain")
     if fmt == "text":
         return Response(suspects_report(advice, limit) + "\n", mimetype="text/plain")
-    return _ranking_dict(advice.ranking, limit)
+    return {**_ranking_dict(advice.ranking, limit), **_sources(advice)}
+
+
+def _sources(advice: Advice) -> dict[str, Any]:
+    """``sources``: each connector source's freshness, when any are configured."""
+    return {"sources": [s.to_dict() for s in advice.sources]} if advice.sources else {}
+
+
+@bp.get("/sources")
+@require("read")
+def sources() -> Any:
+    """Each configured connector source: schedule, last success and error, lag, next run."""
+    return {"sources": services().freshness.status()}
 
 
 @bp.get("/suspects/blocks")

@@ -11,9 +11,11 @@ worker or set the variable (see docs/service.md).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as _mp
+from prometheus_client.core import GaugeMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -40,16 +42,63 @@ class Metrics:
                                   "(stored, duplicate, ignored).", ["source", "outcome"],
                                   registry=self.registry)
 
+        # connector syncs, by this process (scheduler or a worker's pull before advice)
+        self.sync_seconds = Histogram("rollback_advisor_sync_duration_seconds",
+                                      "Connector sync duration by source and outcome.",
+                                      ["source", "outcome"], registry=self.registry,
+                                      buckets=(.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.sync_errors = Counter("rollback_advisor_sync_errors_total",
+                                   "Failed connector syncs by source and kind (failed, "
+                                   "rate_limited, auth_failed).", ["source", "kind"],
+                                   registry=self.registry)
+        self.sync_changes = Counter("rollback_advisor_sync_changes_total",
+                                    "Changes added or updated by connector syncs, by source.",
+                                    ["source"], registry=self.registry)
+
+    def observe_sync(self, source: str, seconds: float, outcome: str, changes: int) -> None:
+        """A ``SourceRunner`` observer: one finished sync attempt."""
+        self.sync_seconds.labels(source, outcome).observe(seconds)
+        if outcome != "ok":
+            self.sync_errors.labels(source, outcome).inc()
+        if changes:
+            self.sync_changes.labels(source).inc(changes)
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def render(self) -> bytes:
+    def render(self, lags: Mapping[str, float | None] | None = None) -> bytes:
+        """The exposition; ``lags`` (source -> seconds since its last success, read from the
+        store at scrape time so every worker agrees) adds ``rollback_advisor_sync_lag_seconds``."""
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             _mp.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            text = generate_latest(registry)
+        else:
+            text = generate_latest(self.registry)
+        return text + _lag_text(lags) if lags else text
+
+
+def _lag_text(lags: Mapping[str, float | None]) -> bytes:
+    gauge = GaugeMetricFamily("rollback_advisor_sync_lag_seconds",
+                              "Seconds since each connector source last synced successfully "
+                              "(absent: never).", labels=["source"])
+    for source, lag in lags.items():
+        if lag is not None:
+            gauge.add_metric([source], lag)
+    registry = CollectorRegistry()
+    registry.register(_Fixed(gauge))
+    return generate_latest(registry)
+
+
+class _Fixed:
+    """A collector that yields one prepared metric family."""
+
+    def __init__(self, family: GaugeMetricFamily) -> None:
+        self.family = family
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield self.family
 
 
 def mark_worker_dead(pid: int) -> None:

@@ -75,7 +75,37 @@ SCHEMAS: dict[str, Any] = {
                                                        "reasons", "after_onset"],
                         "properties": {"change": {"$ref": "#/components/schemas/Change"},
                                        "probability": {"type": "number"}}}},
-                    "warnings": {"type": "array", "items": _STR}}},
+                    "warnings": {"type": "array", "items": _STR},
+                    "sources": {"type": "array", "description": "How fresh each connector "
+                                "source was (present when connectors are configured).",
+                                "items": {"$ref": "#/components/schemas/Freshness"}}}},
+    "Freshness": {"type": "object", "required": ["source", "status", "pulled", "text"],
+                  "properties": {"source": _STR,
+                                 "status": {"enum": ["ok", "failed", "paused", "syncing",
+                                                     "never"]},
+                                 "last_success": {"type": ["string", "null"]},
+                                 "last_error": {"type": ["string", "null"]},
+                                 "last_error_at": {"type": ["string", "null"]},
+                                 "pulled": {"type": "boolean"}, "text": _STR}},
+    "SourceStatus": {"type": "object", "required": [
+        "source", "connector", "status", "interval_seconds", "last_success", "last_error",
+        "lag_seconds", "stale", "next_run", "running", "paused"],
+        "properties": {"source": _STR, "connector": _STR, "status": _STR,
+                       "interval_seconds": {"type": "number"},
+                       "jitter_seconds": {"type": "number"},
+                       "pull_before_advice": {"type": "boolean"},
+                       "last_success": {"type": ["string", "null"]},
+                       "last_error": {"type": ["string", "null"]},
+                       "last_error_at": {"type": ["string", "null"]},
+                       "lag_seconds": {"type": ["number", "null"]},
+                       "stale": {"type": "boolean"},
+                       "next_run": {"type": ["string", "null"]},
+                       "running": {"type": "boolean"},
+                       "holder": {"type": ["string", "null"]},
+                       "failures": {"type": "integer"},
+                       "paused": {"type": ["string", "null"]},
+                       "last_changes": {"type": ["integer", "null"]},
+                       "last_seconds": {"type": ["number", "null"]}, "text": _STR}},
     "Recommendation": {"type": "object",
                        "required": ["decision", "confidence", "change_id", "rollback_target",
                                     "reasons"],
@@ -176,6 +206,13 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
             "security": read, "parameters": [_q("node", _STR, "A node or endpoint.")],
             "responses": {"200": _json("Graph.", _OBJ), **read_errors,
                           "404": _error("No graph stored, or unknown node.")}}},
+        "/api/v1/sources": {"get": {
+            "summary": "Each connector source: last success, last error, lag, next run.",
+            "security": read,
+            "responses": {"200": _json("Sources (empty without connectors).", {
+                "type": "object", "required": ["sources"], "properties": {"sources": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/SourceStatus"}}}}),
+                **read_errors}}},
         "/api/v1/hooks": {
             "post": {"summary": "Register a CI deploy hook; the secret is shown once.",
                      "security": admin,
@@ -231,9 +268,14 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                           "404": _error("The command is off: no "
                                         "server.slack_signing_secret.")}}},
         "/healthz": {"get": {
-            "summary": "Liveness; ?store=1 also checks the database.", "security": [],
+            "summary": "Liveness; ?store=1 also checks the database; 'degraded' (still 200, "
+                       "with reasons) when a connector source is stale.", "security": [],
             "parameters": [_q("store", {"enum": ["0", "1", "true", "false"]}, "Ping store.")],
-            "responses": {"200": _json("Up.", {"type": "object", "required": ["status"]}),
+            "responses": {"200": _json("Up.", {"type": "object", "required": ["status"],
+                                               "properties": {
+                                                   "status": {"enum": ["ok", "degraded"]},
+                                                   "reasons": {"type": "array",
+                                                               "items": _STR}}}),
                           "503": _error("The store does not answer.")}}},
         "/metrics": {"get": {
             "summary": "Prometheus text format.", "security": [],

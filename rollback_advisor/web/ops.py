@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from ..errors import StoreError
 from .metrics import CONTENT_TYPE
 from .openapi import document
 from .services import services
@@ -15,16 +16,34 @@ bp = Blueprint("ops", __name__)
 
 @bp.get("/healthz")
 def healthz() -> Any:
-    """Liveness without touching the store; ``?store=1`` also checks the database."""
+    """Liveness; ``?store=1`` also checks the database. With connectors configured it reads
+    their state (cached 5 s per worker): a source stale beyond ``sync.stale_after`` makes the
+    answer ``degraded`` with the reasons, still 200 (the process is alive; the advice may
+    miss changes). A store that does not answer leaves the plain liveness answer."""
+    svc = services()
+    body: dict[str, Any] = {"status": "ok"}
     if request.args.get("store") in ("1", "true"):
-        services().tables.ping()
-        return {"status": "ok", "store": "ok"}
-    return {"status": "ok"}
+        svc.tables.ping()
+        body["store"] = "ok"
+    try:
+        reasons = svc.freshness.stale()
+    except StoreError:
+        reasons = []
+    if reasons:
+        body.update(status="degraded", reasons=reasons)
+    return body
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(services().metrics.render(), content_type=CONTENT_TYPE)
+    svc = services()
+    lags = None
+    if svc.freshness.configured:
+        try:
+            lags = {s["source"]: s["lag_seconds"] for s in svc.freshness.status()}
+        except StoreError:
+            lags = None
+    return Response(svc.metrics.render(lags), content_type=CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

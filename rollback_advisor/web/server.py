@@ -98,8 +98,12 @@ def run(settings: Settings, *, host: str, port: int, workers: int,
             gc.set_threshold(*WORKER_GC_THRESHOLD)
             return app
 
+    from . import sync_process
+
+    syncer = sync_process.start(settings)  # scheduled connector syncs (issue #12)
     try:
         Application().run()
     finally:
+        sync_process.stop(syncer)
         if own_dir:
             shutil.rmtree(own_dir, ignore_errors=True)

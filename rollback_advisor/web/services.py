@@ -28,6 +28,7 @@ from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
 from ..timeutil import parse_duration, parse_when, utc_now
 from .errors import NotConfigured
+from .freshness import Freshness
 from .metrics import Metrics
 from .server_key import server_key
 
@@ -49,6 +50,14 @@ class Services:
     _graph_stamp: int | None = None
     _hooks: dict[str, tuple[float, HookRecord | None]] = field(default_factory=dict)
     _server_key: str | None = None
+    _freshness: Freshness | None = None
+
+    @property
+    def freshness(self) -> Freshness:
+        """Connector sources: the pull before advice, their status (web/freshness.py)."""
+        if self._freshness is None:
+            self._freshness = Freshness(self.settings, self.store, self.metrics)
+        return self._freshness
 
     def advisor(self) -> Advisor:
         """The advisor, rebuilt when another process stored a new graph (``graph load``)."""
@@ -89,8 +98,10 @@ class Services:
             fresh._graph = advisor.graph()
             advisor = fresh
         environment = text_field(data, "environment") or self.settings.environment
-        return advisor.advise(Incident(target=target, started_at=at, environment=environment,
-                                       symptoms=symptoms, scope=scope))
+        incident = Incident(target=target, started_at=at, environment=environment,
+                            symptoms=symptoms, scope=scope)
+        # connectors' sources on the incident's paths sync first, under sync.pull_deadline
+        return self.freshness.advise(advisor.advise, advisor.graph(), incident)
 
     def server_key(self) -> str:
         """The key hook secrets derive from (``server_key``: made on first use with the

@@ -180,6 +180,9 @@ def blocks_for(advice: Advice, limit: int) -> list[dict[str, Any]]:
                 f"{len(ranking.suspects)} candidates"
                 + (f" · {_escape(ranking.no_change_reason)}" if ranking.no_change_reason
                    else "")}]})
+    if advice.sources:  # how fresh each connector source was (the pull before advice)
+        blocks.append({"type": "context", "elements": [{
+            "type": "mrkdwn", "text": _escape(" · ".join(s.line for s in advice.sources))}]})
     return blocks
 
 
