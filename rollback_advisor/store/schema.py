@@ -129,3 +129,21 @@ deliveries = Table(
     UniqueConstraint("hook_id", "key_sha256", name="uq_deliveries_hook_key_sha256"),
     Index("ix_deliveries_hook_received", "hook_id", "received_us"),
 )
+
+# -- responders' verdicts (migration 0007) -----------------------------------------------------
+
+verdicts = Table(
+    "verdicts", metadata,
+    Column("incident", String(256), primary_key=True),
+    # the change id, or "" for a verdict that names none (no_change): a key without NULL, so
+    # a later verdict on the same (incident, change) replaces the earlier on both backends
+    Column("change_key", String(512), primary_key=True),
+    Column("verdict", String(16), nullable=False),
+    Column("by", String(256), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("note", Text),
+    # the change's kind and source when the verdict was recorded: learning needs no change row
+    Column("kind", String(32)),
+    Column("source", String(128)),
+    Column("recorded_us", BigInteger, nullable=False),
+)
