@@ -93,7 +93,7 @@ class EngineSettings:
     scope_match: float = 3.0
     learn_priors: bool = True
     learned_prior_bounds: tuple[float, float] = (0.25, 4.0)
-    learned_prior_strength: float = 10.0
+    learned_prior_strength: float = 5.0
 
 
 class Candidate(NamedTuple):

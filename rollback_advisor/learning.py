@@ -46,7 +46,7 @@ from .models import ChangeKind
 from .verdicts import Verdict, VerdictKind
 
 DEFAULT_BOUNDS = (0.25, 4.0)
-DEFAULT_STRENGTH = 10.0
+DEFAULT_STRENGTH = 5.0
 
 PriorKey = tuple[ChangeKind, "str | None"]
 

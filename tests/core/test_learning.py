@@ -68,7 +68,7 @@ def test_more_verdicts_move_further_and_shrinkage_holds_few_near_one() -> None:
     many = learn_priors(history(10, 0) + history(0, 10, tag="x", source="gitlab"))
     key = (ChangeKind.DEPLOY, "github")
     assert 1 < few[key].factor < many[key].factor
-    assert few[key].factor < 1.2  # one verdict against ten pseudo-verdicts
+    assert few[key].factor < 1.2  # one verdict against five pseudo-verdicts
     strong = learn_priors(history(1, 0) + history(0, 1, tag="x", source="gitlab"),
                           strength=1.0)
     assert strong[key].factor > few[key].factor
