@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from .errors import InvalidInput
 from .evidence import Evidence, failing_services
 from .graph import DependencyGraph, Reach
-from .learning import LearntPrior, LearntPriors
+from .learning import LearntPrior, LearntPriors, check_bounds
 from .models import (
     GLOBAL,
     Change,
@@ -94,6 +95,13 @@ class EngineSettings:
     learn_priors: bool = True
     learned_prior_bounds: tuple[float, float] = (0.25, 4.0)
     learned_prior_strength: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Refuse learning settings no verdict history could honour (named like the config)."""
+        object.__setattr__(self, "learned_prior_bounds", check_bounds(self.learned_prior_bounds))
+        if not self.learned_prior_strength > 0:
+            raise InvalidInput("engine.learned_prior_strength", self.learned_prior_strength,
+                               "a number > 0 (pseudo-verdicts of the configured prior)")
 
 
 class Candidate(NamedTuple):

@@ -178,3 +178,20 @@ def test_the_reasons_say_what_was_learnt() -> None:
     assert s.reasons[0].text == (f"deploy: base risk 1; deploys from github: the culprit in 3 "
                                  f"of 3 past verdicts: prior x{factor:.3g}")
     assert s.reasons[0].weight == pytest.approx(factor)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("engine: {learned_prior_strength: 0}", "engine.learned_prior_strength"),
+    ("engine: {learned_prior_bounds: [2, 3]}", "engine.learned_prior_bounds"),
+    ("engine: {learned_prior_bounds: 4}", "engine.learned_prior_bounds"),
+    ("engine: {learn_priors: sometimes}", "engine.learn_priors"),
+])
+def test_bad_learning_settings_fail_at_load(tmp_path, text: str, key: str) -> None:
+    """A learning setting no history could honour is refused when the config loads, by key."""
+    from rollback_advisor.config import load_settings
+    from rollback_advisor.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=key):
+        load_settings(path, environ={})
