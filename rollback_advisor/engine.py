@@ -274,14 +274,11 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
     """Each factor of the score in words, with the figure behind it."""
     settings = model.settings
     prior = settings.kind_prior.get(change.kind, 1.0)
-    prior_text = f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}"
-    if learnt is not None:
-        prior_text += f"; {learnt.describe()}: prior x{learnt.factor:.3g}"
-        prior *= learnt.factor
     cause = evidence.common_cause(c.services, fit.hops)
     onset = datetime.fromtimestamp(cause.onset, UTC)
     time_weight, _ = model.weight(c, cause.onset)
-    reasons = [Reason("prior", prior_text, prior),
+    reasons = [Reason("prior", f"{change.kind.value.replace('_', ' ')}: base risk {prior:g}",
+                      prior),
                Reason("time", _time_text(change, c, onset, model) + evidence.onset_text(cause),
                       time_weight),
                Reason("graph", _graph_text(fit, change, graph, target), fit.weight)]
@@ -293,6 +290,9 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
                               "as everywhere", factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
+    if learnt is not None:
+        reasons.append(Reason("learnt_prior", f"{learnt.describe()}: prior x{learnt.factor:.3g}",
+                              learnt.factor))
     return tuple(reasons)
 
 

@@ -65,6 +65,9 @@ def test_suspects_explain_the_learnt_prior(run, loaded, tmp_path: Path) -> None:
                           "json").output)
     top = next(s for s in data["suspects"] if s["change"]["id"] == culprit)
     assert "past verdicts: prior x" in json.dumps(top["reasons"])
+    for fmt in ("text", "slack"):  # the why line of each suspect says it too
+        out = run("suspects", loaded["incident"]["target"], "--at", at, "--format", fmt).output
+        assert "past verdicts: prior x" in out
 
 
 def test_learning_off_in_the_config(run, loaded, tmp_path: Path) -> None:

@@ -153,8 +153,10 @@ def test_verdicts_move_a_prior_only_within_the_bounds(cs, vs, bounds) -> None:
     for s in learnt.suspects:
         ratio = s.score / base[s.change.id]
         assert lo * (1 - 1e-12) <= ratio <= hi * (1 + 1e-12)
+        learnt_reasons = [r for r in s.reasons if r.factor == "learnt_prior"]
         if ratio != 1.0:
-            assert "past verdict" in s.reasons[0].text
+            (reason,) = learnt_reasons
+            assert "past verdict" in reason.text and reason.weight == pytest.approx(ratio)
 
 
 @fast
@@ -169,15 +171,19 @@ def test_the_same_history_in_any_order_gives_the_same_ranking(cs, vs, rnd) -> No
 
 
 def test_the_reasons_say_what_was_learnt() -> None:
-    """The prior reason names the group, its record and the factor; its figure is the prior
-    the score used."""
+    """A reason names the group, its record and the factor the score used; the configured
+    prior's reason is as it was; a change of a group no verdict names gets no such reason."""
     x = make_change(id="x", source="github")
+    y = make_change(id="y", source="jenkins", minutes_before=30)
     learnt = learn_priors(history(3, 0) + history(0, 8, source="gitlab", tag="g"))
-    (s,) = rank([x], GRAPH, INCIDENT, priors=learnt).suspects
+    s, other = rank([x, y], GRAPH, INCIDENT, priors=learnt).suspects
     factor = learnt[(ChangeKind.DEPLOY, "github")].factor
-    assert s.reasons[0].text == (f"deploy: base risk 1; deploys from github: the culprit in 3 "
-                                 f"of 3 past verdicts: prior x{factor:.3g}")
-    assert s.reasons[0].weight == pytest.approx(factor)
+    assert s.reasons[0].text == "deploy: base risk 1"
+    assert s.reasons[-1].factor == "learnt_prior"
+    assert s.reasons[-1].text == ("deploys from github: the culprit in 3 of 3 past verdicts: "
+                                  f"prior x{factor:.3g}")
+    assert s.reasons[-1].weight == pytest.approx(factor) and factor > 1
+    assert all(r.factor != "learnt_prior" for r in other.reasons)
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -162,9 +162,9 @@ def test_the_advisor_learns_from_stored_verdicts(store: Store) -> None:
     other.store.close()
     ranking = advisor.advise(incident).ranking
     assert [s.change.id for s in ranking.suspects] == ["c1", "c2"]
-    prior = ranking.suspects[0].reasons[0]
-    assert "deploys from github: the culprit in 6 of 6 past verdicts: prior x" in prior.text
-    assert prior.weight > 1.0
+    learnt = ranking.suspects[0].reasons[-1]
+    assert "deploys from github: the culprit in 6 of 6 past verdicts: prior x" in learnt.text
+    assert learnt.factor == "learnt_prior" and learnt.weight > 1.0
     VerdictStore(store).delete_all()
     assert [s.change.id for s in advisor.advise(incident).ranking.suspects] == before
 
@@ -179,4 +179,4 @@ def test_learning_switched_off_keeps_the_configured_priors(store: Store) -> None
     after = advisor.advise(incident).ranking
     assert [(s.change.id, s.score) for s in after.suspects] == [
         (s.change.id, s.score) for s in before.suspects]
-    assert "verdicts" not in after.suspects[0].reasons[0].text
+    assert all(r.factor != "learnt_prior" for s in after.suspects for r in s.reasons)
