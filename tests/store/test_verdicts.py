@@ -180,3 +180,41 @@ def test_learning_switched_off_keeps_the_configured_priors(store: Store) -> None
     assert [(s.change.id, s.score) for s in after.suspects] == [
         (s.change.id, s.score) for s in before.suspects]
     assert all(r.factor != "learnt_prior" for s in after.suspects for r in s.reasons)
+
+
+def test_migration_0007_downgrades(tmp_path: Path) -> None:
+    """Down to 0006 drops the verdicts and takes source out of the covering index; up again
+    restores both."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from rollback_advisor.store.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    open_store(url).close()
+    engine = create_engine(url)
+
+    def state() -> tuple[bool, list[str]]:
+        found = inspect(engine)
+        index = next(i for i in found.get_indexes("changes") if i["name"] == "ix_changes_window")
+        return "verdicts" in found.get_table_names(), list(index["column_names"])
+
+    try:
+        assert state() == (True, [*_WINDOW_0006, "source"])
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+        assert state() == (False, list(_WINDOW_0006))
+    finally:
+        engine.dispose()
+    open_store(url).close()
+    engine = create_engine(url)
+    try:
+        assert state() == (True, [*_WINDOW_0006, "source"])
+    finally:
+        engine.dispose()
+
+
+_WINDOW_0006 = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
+                "rollout_pct", "destructive", "scope")
