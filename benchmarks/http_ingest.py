@@ -6,6 +6,11 @@ Same server, same worker count, same client threads, same run: N signed canonica
 
     python benchmarks/http_ingest.py                                   # PostgreSQL, 2 workers
     python benchmarks/http_ingest.py --deliveries 500 --database sqlite:////tmp/ra-bench.db
+
+With SQLite it first prints what durable commits cost: the same deliveries stored in-process
+(``ServiceTables.store_delivery``, one committed transaction each) on a fresh file with
+``synchronous=NORMAL`` (before: a power loss could lose acknowledged deliveries) and with
+``synchronous=FULL`` (what the store uses: each commit syncs the WAL).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -20,13 +27,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from http_common import KEY, drive, percentile, scratch_database, server  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 from connectors.hooks import sign  # noqa: E402
+from rollback_advisor.models import change_from_dict  # noqa: E402
 from rollback_advisor.store import Store  # noqa: E402
 from rollback_advisor.store.service_tables import ServiceTables  # noqa: E402
 from rollback_advisor.web.credentials import register_hook  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def commit_cost(synchronous: str, count: int) -> tuple[float, float, float]:
+    """Deliveries per second, p50 and p99 ms of ``count`` in-process deliveries on a fresh
+    SQLite file with the given ``synchronous`` setting."""
+    store = Store(f"sqlite:///{tempfile.mkdtemp(prefix='ra-sync-')}/bench.db")
+
+    def pragma(dbapi_conn, _record) -> None:  # after the store's own pragmas
+        dbapi_conn.execute(f"PRAGMA synchronous={synchronous}")
+
+    event.listen(store.engine, "connect", pragma)
+    store.engine.dispose()  # reconnect with it
+    tables = ServiceTables(store)
+    hook = register_hook(tables=tables, server_key=KEY, base_url="http://x", name="bench",
+                         source="generic", mapping={}, environment=None)
+    took = []
+    started = time.perf_counter()
+    for i in range(count):
+        change = change_from_dict({"id": f"sync:{i}", "kind": "deploy", "service": "s",
+                                   "at": "2026-11-20T14:00:00Z", "version": f"v{i}"})
+        t0 = time.perf_counter()
+        tables.store_delivery(hook_id=hook["id"], delivery_key=f"k{i}", event="deploy", headers={},
+                              body=b"{}", changes=[change])
+        took.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == (
+            2 if synchronous == "FULL" else 1)
+    store.close()
+    return count / elapsed, percentile(took, .5), percentile(took, .99)
 
 
 def main() -> None:
@@ -36,6 +75,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
+    if args.database.startswith("sqlite"):
+        for label, mode in (("before", "NORMAL"), ("after", "FULL")):
+            rate, p50, p99 = commit_cost(mode, min(args.deliveries, 2000))
+            print(f"in-process, synchronous={mode:<6} ({label}): {rate:6.0f} deliveries/s  "
+                  f"p50 {p50:5.2f} ms  p99 {p99:5.2f} ms")
     database, drop_database = scratch_database(args.database)
     store = Store(database)
     hook = register_hook(tables=ServiceTables(store), server_key=KEY, base_url="http://x",

@@ -73,6 +73,7 @@ class _Group(click.Group):
         "hooks": "rollback_advisor.web.cli:hooks",
         "tokens": "rollback_advisor.web.cli:tokens",
         "notify": "rollback_advisor.web.cli:notify",
+        "deliveries": "rollback_advisor.web.replay:deliveries",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -286,8 +286,8 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
         reasons.append(Reason("common_cause", evidence.cause_text(cause), cause.factor))
     if evidence.scope is not None:
         factor, text = evidence.scope_of(c.scope)
-        reasons.append(Reason("scope", text or "where it took effect is not recorded: counted "
-                              "as everywhere", factor))
+        reasons.append(Reason("scope", text or "scope not recorded: counted as everywhere",
+                              factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
     if learnt is not None:
@@ -345,12 +345,12 @@ class _TimeModel:
         """f_time at the change's lag. Over a rollout the effect reached the target either with
         its last stage (often the largest, or the one that tips a shared limit) or at a uniform
         moment of its span: a mixture, weighted by ``rollout_end_weight``."""
-        open_ = _still_open(c)
-        if c.start == c.at and not open_:  # most of a window
+        if (c.start == c.at and c.rollout_percentage is None
+                and c.status is not ChangeStatus.IN_PROGRESS):  # most of a window, at once
             if c.at > onset + self.skew:
                 return self.density(0.0, c.kind), True
             return self.density(max(onset - c.at, 0.0) / HOUR, c.kind), False
-        lo_h, hi_h, after = self.lags(c.start, c.at, open_, onset)
+        lo_h, hi_h, after = self.lags(c.start, c.at, _still_open(c), onset)
         at_end = self.density(lo_h, c.kind)
         if hi_h - lo_h < 1 / 60:
             return at_end, after

@@ -109,6 +109,11 @@ class Evidence:
         self.scope = incident.scope
         self._scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
+        # The common case on a busy day: a change no failing node depends on. One shared
+        # answer, found with one set lookup.
+        self._reached_by_any = frozenset().union(*(fn.reach for fn in self.known))
+        self._unrelated = CommonCause(self.leak ** len(self.known), self.earliest, (),
+                                      tuple(fn.name for fn in self.known))
         self.no_change_factor, self.no_change_text = self._no_change(target_reach)
 
     # -- common cause -----------------------------------------------------------------------
@@ -130,6 +135,11 @@ class Evidence:
         ``target_hops`` is the target's distance to the change (None off the path): the target
         is counted in the words and the onset, its weight is the engine's ``g``.
         """
+        if target_hops is None and len(services) == 1:
+            node = services[0]
+            if (node not in self._reached_by_any and node != GLOBAL
+                    and node not in self.graph.global_nodes):
+                return self._unrelated
         cached = self._cause_cache.get(services)  # target_hops follows from services
         if cached is not None:
             return cached
@@ -184,7 +194,7 @@ class Evidence:
             return self.leak ** len(self.known), ""
         factor = sum(product for _, product, _ in places) / len(places)
         where, _, count = max(places, key=lambda p: p[1])
-        text = (f"no change: an unrecorded fault in {where} would explain {count + 1} of "
+        text = (f"an unrecorded fault in {where} would explain {count + 1} of "
                 f"{len(self.known) + 1} failing nodes (x{factor:.2g} over {len(places)} "
                 "possible places)")
         return factor, text
@@ -209,7 +219,8 @@ class Evidence:
         for fn in self.known:
             if fn.onset == cause.onset:
                 when = format_utc(datetime.fromtimestamp(cause.onset, UTC))
-                return f" (the onset of {fn.name} at {when}, the first failing node it reaches)"
+                return (f"; measured to {fn.name}'s onset ({when}), the first failing node it "
+                        "reaches")
         return ""
 
     # -- scope ------------------------------------------------------------------------------

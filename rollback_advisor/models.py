@@ -55,7 +55,7 @@ _TEXT_FIELDS = ("version", "previous_version", "summary", "author", "url", "sour
 # Lengths the store's columns hold (store/schema.py), in characters: checked here so SQLite,
 # which would store anything, and PostgreSQL, which would refuse with a server error, answer
 # alike. docs/service.md lists them.
-MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128}
+MAX_LENGTHS = {"id": 512, "service": 512, "environment": 128, "source": 128, "version": 256}
 MAX_DETAILS_DEPTH = 32
 
 
@@ -254,11 +254,12 @@ def scope_from_dict(value: object, field: str = "scope") -> Scope | None:
     for label, values in value.items():
         if not isinstance(label, str) or not label.strip():
             raise InvalidInput(field, label, "a non-empty label name such as region or cell")
-        if isinstance(values, str) and values:
-            values = [values]  # a lone string is one value: forgiving where it is unambiguous
         if (not isinstance(values, list | tuple) or not values
                 or not all(isinstance(v, str) and v.strip() for v in values)):
             raise InvalidInput(f"{field}.{label}", values, "a non-empty list of non-empty strings")
+        check_text(label, field)
+        for item in values:
+            check_text(item, f"{field}.{label}")
         out[label] = tuple(sorted(set(values)))
     return dict(sorted(out.items())) or None
 
@@ -354,6 +355,7 @@ def symptoms_from_list(value: object, field: str = "symptoms", *,
         node = item.get("node")
         if not isinstance(node, str) or not node.strip():
             raise InvalidInput(f"{where}.node", node, "a node or endpoint name")
+        check_text(node, f"{where}.node", MAX_LENGTHS["service"])
         if item.get("started_at") is None and default_onset is not None:
             at = default_onset
         else:

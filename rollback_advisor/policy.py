@@ -205,7 +205,7 @@ def _investigate(ranking: Ranking, graph: DependencyGraph, top: Suspect | None,
     reasons = [f"no change explains the incident confidently: no-change hypothesis at "
                f"{ranking.no_change_probability:.0%}"]
     if ranking.no_change_reason:
-        reasons.append(ranking.no_change_reason)
+        reasons.append(f"no change: {ranking.no_change_reason}")
     if top is not None:
         reasons.append(f"best lead {top.change.id} ({top.change.label}) at {top.probability:.0%}"
                        f", below what acting on it needs: {tradeoff}")

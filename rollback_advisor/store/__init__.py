@@ -15,7 +15,9 @@ so one hook cannot rewrite what another source reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,8 +43,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from ..engine import Candidate
 from ..errors import Conflict, StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
+from ..redeploy import HISTORY, as_rollback, may_be_redeploy
 from .columns import SERVICE_SEPARATOR, candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
+from .write_lock import write_lock
 
 DEFAULT_FILE = "rollback-advisor.db"
 CHUNK = 1000
@@ -113,7 +117,7 @@ class Store:
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreError(f"unsupported database {self.shown_url}: use SQLite or PostgreSQL")
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database).expanduser())
         try:
             self.engine: Engine = create_engine(parsed, future=True, pool_pre_ping=True,
                                                 **({"connect_args": {"connect_timeout": 5}}
@@ -124,6 +128,9 @@ class Store:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        # SQLite has one writer at a time: the service's writers take turns on this lock
+        # rather than in SQLite's busy handler, which stalls a gevent worker (write_lock.py).
+        self.write_lock = write_lock(self.dialect, parsed.database)
         from .migrate import upgrade
 
         try:
@@ -185,6 +192,15 @@ class Store:
             stmt = self._insert(changes).on_conflict_do_nothing(
                 index_elements=["id"]).returning(changes.c.id)
             inserted = set(conn.execute(stmt, values).scalars())
+            # Classified after the insert, not before: on SQLite the insert opens the
+            # transaction (pysqlite begins at the first write) and takes the write lock, so
+            # the history read cannot change under it. A redeploy inserted as a deploy (rare)
+            # is rewritten in the same transaction, before anyone can read it.
+            given = rows
+            rows = {c.id: c for c in self.classify(list(given.values()), conn)}
+            for i in inserted:
+                if rows[i] is not given[i]:
+                    self._rewrite(conn, rows[i], now, owner, services=False)
             new = [rows[i] for i in inserted]
             if new:
                 conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
@@ -197,6 +213,57 @@ class Store:
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def classify(self, items: list[Change], conn: Connection) -> list[Change]:
+        """``items`` with each deploy of a version live before the current one made a
+        rollback (``redeploy.as_rollback``): one indexed lookup per such deploy, merged with
+        the batch's own earlier deploys (a sync brings a service's history in one batch)."""
+        eligible = [c for c in items if may_be_redeploy(c)]
+        if not eligible:
+            return items
+        # One indexed query for the batch: which of these versions were ever live on these
+        # services. Only a deploy whose version was (rare: a real rollback) needs its history.
+        versions = sorted({c.version for c in eligible if c.version is not None})
+        live: dict[tuple[str, str, str | None], set[str]] = {}
+        rows = conn.execute(
+            select(change_services.c.service, change_services.c.environment, changes.c.version,
+                   changes.c.id)
+            .join(change_services, change_services.c.change_id == changes.c.id)
+            .where(changes.c.version.in_(versions),
+                   changes.c.status == ChangeStatus.SUCCEEDED.value,
+                   change_services.c.kind.in_([ChangeKind.DEPLOY.value,
+                                               ChangeKind.ROLLBACK.value]))).all()
+        for service, environment, version, change_id in (*map(tuple, rows), *_live(items)):
+            live.setdefault((service, environment, version), set()).add(change_id)
+        return [as_rollback(c, self._live_before(conn, c, items))
+                if may_be_redeploy(c)
+                and live.get((c.services[0], c.environment, c.version), set()) - {c.id}
+                else c for c in items]
+
+    def _live_before(self, conn: Connection, change: Change,
+                     batch: list[Change]) -> list[str | None]:
+        """Versions of the service's succeeded deploys and rollbacks before ``change``,
+        stored or in ``batch``, newest first (``change`` itself left out: an update is
+        classified afresh)."""
+        start = _us(change.effective_start)
+        stmt = (select(changes.c.id, changes.c.at_us, changes.c.doc)
+                .join(change_services, change_services.c.change_id == changes.c.id)
+                .where(change_services.c.service == change.services[0],
+                       change_services.c.environment == change.environment,
+                       change_services.c.kind.in_([ChangeKind.DEPLOY.value,
+                                                   ChangeKind.ROLLBACK.value]),
+                       change_services.c.at_us < start,
+                       changes.c.status == ChangeStatus.SUCCEEDED.value,
+                       changes.c.id != change.id)
+                .order_by(change_services.c.at_us.desc(), changes.c.id.desc()).limit(HISTORY))
+        live = {i: (at, i, json.loads(doc).get("version")) for i, at, doc in conn.execute(stmt)}
+        for other in batch:
+            if (other.id != change.id and other.services == change.services
+                    and other.environment == change.environment
+                    and other.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK)
+                    and other.status is ChangeStatus.SUCCEEDED and _us(other.at) < start):
+                live[other.id] = (_us(other.at), other.id, other.version)
+        return [version for _, _, version in sorted(live.values(), reverse=True)[:HISTORY]]
 
     def _update(self, conn: Connection, items: list[Change], now: int, owner: str,
                 refuse: bool) -> tuple[int, int]:
@@ -219,12 +286,19 @@ class Store:
         changed = [c for c in mine if current[c.id].doc != _doc(c)
                    and supersedes(_STATUSES[current[c.id].status], current[c.id].at_us, c)]
         for c in changed:
-            row = _row(c, now, owner)
-            conn.execute(update(changes).where(changes.c.id == c.id).values(
-                {k: v for k, v in row.items() if k != "id"}))
-            conn.execute(delete(change_services).where(change_services.c.change_id == c.id))
-            conn.execute(change_services.insert(), _service_rows(c))
+            self._rewrite(conn, c, now, owner)
         return len(changed), len(foreign)
+
+    def _rewrite(self, conn: Connection, change: Change, now: int, owner: str, *,
+                 services: bool = True) -> None:
+        """Replace a stored change's row (and its service rows unless told otherwise)."""
+        row = _row(change, now, owner)
+        conn.execute(update(changes).where(changes.c.id == change.id).values(
+            {k: v for k, v in row.items() if k != "id"}))
+        if services:
+            conn.execute(delete(change_services)
+                         .where(change_services.c.change_id == change.id))
+            conn.execute(change_services.insert(), _service_rows(change))
 
     def _raise_max_rollout(self, conn: Connection, value: int) -> None:
         stmt = self._insert(store_meta).values(key=_MAX_ROLLOUT, value=value)
@@ -409,10 +483,22 @@ def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file 0600 (its directory 0700 when we create that) before SQLite
+    does: it holds hook deliveries and token hashes, and SQLite gives its -wal and -shm files
+    the database file's mode. An existing file keeps the mode its owner chose."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    # FULL: in WAL mode each commit syncs the WAL, so an acknowledged delivery survives a
+    # power loss; NORMAL could lose the last commits (benchmarks/http_ingest.py: the cost).
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages: a busy window stays cached
@@ -441,7 +527,7 @@ def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
             "source": change.source, "doc": _doc(change), "ingested_us": now,
-            "owner": owner, **candidate_columns(change)}
+            "owner": owner, "version": change.version, **candidate_columns(change)}
 
 
 def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
@@ -455,6 +541,24 @@ def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:
     if update.status is ChangeStatus.IN_PROGRESS:
         return not done and _us(update.at) >= at_us
     return not done or _us(update.at) >= at_us
+
+
+def _live(items: Iterable[Change]) -> Iterator[tuple[str, str, str | None, str]]:
+    """(service, environment, version, id) of the succeeded deploys and rollbacks among
+    ``items``: what they make live."""
+    return ((c.services[0], c.environment, c.version, c.id) for c in items
+            if c.status is ChangeStatus.SUCCEEDED and len(c.services) == 1
+            and c.kind in (ChangeKind.DEPLOY, ChangeKind.ROLLBACK))
+
+
+def redeploys_within(items: Sequence[Change]) -> bool:
+    """Whether one of ``items`` deploys a version another of them made live: the batch must
+    then be classified with the store (the PostgreSQL one-statement path cannot)."""
+    live: dict[tuple[str, str, str | None], set[str]] = {}
+    for service, environment, version, change_id in _live(items):
+        live.setdefault((service, environment, version), set()).add(change_id)
+    return any(live.get((c.services[0], c.environment, c.version), set()) - {c.id}
+               for c in items if may_be_redeploy(c))
 
 
 def may_update(stored: str | None, writer: str) -> bool:
@@ -502,4 +606,4 @@ def _reason(exc: SQLAlchemyError) -> str:
 
 
 __all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
-           "open_store", "supersedes", "sync_owner"]
+           "open_store", "redeploys_within", "supersedes", "sync_owner"]

@@ -50,6 +50,9 @@ changes = Table(
     # who created the change and alone may update it: hook:<id>, sync:<section> or import;
     # NULL for rows stored before migration 0005 by sync or import
     Column("owner", String(128)),
+    # what was deployed, for the redeploy rule's one query per batch (migration 0007)
+    Column("version", String(256)),
+    Index("ix_changes_version", "version"),
     Index("ix_changes_window", *WINDOW_INDEX),
 )
 
@@ -130,7 +133,7 @@ deliveries = Table(
     Index("ix_deliveries_hook_received", "hook_id", "received_us"),
 )
 
-# -- responders' verdicts (migration 0007) -----------------------------------------------------
+# -- responders' verdicts (migration 0008) -----------------------------------------------------
 
 verdicts = Table(
     "verdicts", metadata,

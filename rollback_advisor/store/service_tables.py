@@ -14,9 +14,10 @@ request's time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import InvalidInput, NotFound, StoreError
-from ..models import MAX_LENGTHS, Change, check_text
+from ..models import MAX_LENGTHS, Change, ChangeKind, ChangeStatus, check_text
 from . import (
     _MAX_ROLLOUT,
     ImportResult,
@@ -35,6 +36,7 @@ from . import (
     _row,
     _service_rows,
     hook_owner,
+    redeploys_within,
 )
 from .schema import api_tokens, change_services, changes, deliveries, hooks, store_meta
 
@@ -80,6 +82,27 @@ class DeliveryResult:
     duplicate: bool
     delivery_id: int | None
     changes: ImportResult = field(default_factory=ImportResult)
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A raw delivery as stored: what ``deliveries replay`` re-parses."""
+
+    id: int
+    hook_id: str
+    delivery_key: str
+    received_us: int
+    headers: Mapping[str, str]
+    body: bytes
+    change_ids: list[str]
+
+
+def attach_delivery(changes: Iterable[Change], hook_id: str, delivery_key: str) -> list[Change]:
+    """The changes with ``details.delivery`` pointing at the raw delivery they came from: the
+    same on receipt and on replay, so a replay of an unchanged parse rewrites nothing."""
+    ref = {"hook": hook_id, "delivery_key": delivery_key}
+    return [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
+            for c in changes]
 
 
 def _hook(row: Any) -> HookRecord:
@@ -190,7 +213,7 @@ class ServiceTables:
                   "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
                   "body": bytes(body), "outcome": "stored",
                   "change_ids": json.dumps([c.id for c in items])}
-        if self.store.dialect == "postgresql":
+        if self.store.dialect == "postgresql" and not redeploys_within(items):
             done = self._store_delivery_pg(values, items, hook_owner(hook_id))
             if done is not None:
                 return done
@@ -273,6 +296,44 @@ class ServiceTables:
             pooled.close()
         return tuple(row)
 
+    def iter_deliveries(self, *, hook_id: str | None = None,
+                        since_us: int | None = None) -> Iterator[StoredDelivery]:
+        """Stored deliveries, oldest first, in pages (no cursor held while the caller
+        writes)."""
+        last = 0
+        while True:
+            stmt = select(deliveries).where(deliveries.c.id > last)
+            if hook_id is not None:
+                stmt = stmt.where(deliveries.c.hook_id == hook_id)
+            if since_us is not None:
+                stmt = stmt.where(deliveries.c.received_us >= since_us)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(deliveries.c.id).limit(500)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield StoredDelivery(r.id, r.hook_id, r.delivery_key, r.received_us,
+                                     json.loads(r.headers), bytes(r.body),
+                                     json.loads(r.change_ids))
+            last = rows[-1].id
+
+    def restore_delivery(self, delivery: StoredDelivery, changes: list[Change],
+                         body: bytes | None = None) -> ImportResult:
+        """Store what a re-parse of ``delivery`` gives, as its hook would (same owner, same
+        rules), and record the change ids (and a redacted ``body``) on the delivery row, in
+        one transaction. ``Conflict`` as for a delivery: nothing written."""
+        ids = json.dumps([c.id for c in changes])
+        values: dict[str, Any] = {"change_ids": ids}
+        if body is not None and body != delivery.body:
+            values["body"] = body
+        with self._begin() as conn:
+            result = self.store.write_changes(conn, changes, update=True,
+                                              owner=hook_owner(delivery.hook_id))
+            if values.keys() != {"change_ids"} or json.loads(ids) != delivery.change_ids:
+                conn.execute(update(deliveries).where(deliveries.c.id == delivery.id)
+                             .values(values))
+        return result
+
     def delivery_count(self, hook_id: str | None = None) -> int:
         stmt = select(func.count()).select_from(deliveries)
         if hook_id is not None:
@@ -299,26 +360,35 @@ class ServiceTables:
             raise StoreError(f"store unreachable: {_reason(exc)}") from None
 
     def _begin(self) -> Any:
-        return _Tx(self.engine)
+        return _Tx(self.engine, self.store.write_lock)
 
 
 class _Tx:
-    """``engine.begin()`` whose SQLAlchemy errors become StoreError with one readable line."""
+    """``engine.begin()`` whose SQLAlchemy errors become StoreError with one readable line,
+    holding the store's ``write_lock`` (SQLite) for the transaction."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, lock: Any) -> None:
         self._cm = engine.begin()
+        self._lock = lock
 
     def __enter__(self) -> Any:
+        self._lock.acquire()
         try:
             return self._cm.__enter__()
         except SQLAlchemyError as exc:
+            self._lock.release()
             raise StoreError(f"store unavailable: {_reason(exc)}") from None
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, *exc: Any) -> Any:
         try:
             return self._cm.__exit__(*exc)
         except SQLAlchemyError as err:
             raise StoreError(f"store write failed: {_reason(err)}") from None
+        finally:
+            self._lock.release()
 
 
 _SERVICE_COLUMNS = ("change_id", "service", "kind", "environment", "at_us")
@@ -328,8 +398,6 @@ _SQL_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
 def _row_columns() -> list[str]:
     """The change columns the store writes, when a delivery carries no change to ask."""
     from datetime import UTC, datetime
-
-    from ..models import ChangeKind
 
     probe = Change(id="-", kind=ChangeKind.DEPLOY, services=("-",), at=datetime.now(UTC))
     return list(_row(probe, 0, ""))
@@ -353,7 +421,10 @@ def _record_type(table: Table, cols: tuple[str, ...]) -> str:
 def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -> str:
     """The PostgreSQL statement that stores a delivery with its changes, or nothing.
 
-    ``d`` inserts the delivery row unless one of its change ids is stored already, and nothing
+    ``d`` inserts the delivery row unless one of its change ids is stored already or one of
+    its deploys is of a version a stored deploy made live (the generic path then decides
+    whether it is a rollback, ``Store.classify``: rare, so this path stays one statement),
+    and nothing
     when (hook, key) exists: that conflict waits for a concurrent insert of the same key to
     commit, exactly as the generic path does. The changes (``c``, a plain INSERT: an id stored
     meanwhile fails the statement), their service rows (``s``) and the longest rollout (``m``)
@@ -370,7 +441,15 @@ def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -
 WITH u AS MATERIALIZED (
     SELECT * FROM json_to_recordset(%(changes)s::JSON) AS u({_record_type(changes, change_cols)})
 ), stored AS (
-    SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u)) AS yes
+    SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u))
+        OR EXISTS (
+            SELECT FROM u
+            JOIN {changes.name} AS c ON c.version = u.version
+            JOIN {change_services.name} AS cs ON cs.change_id = c.id
+            WHERE u.kind = '{ChangeKind.DEPLOY.value}' AND cs.service = u.services
+              AND cs.environment = u.environment
+              AND cs.kind IN ('{ChangeKind.DEPLOY.value}', '{ChangeKind.ROLLBACK.value}')
+              AND c.status = '{ChangeStatus.SUCCEEDED.value}') AS yes
 ), d AS (
     INSERT INTO {deliveries.name} (hook_id, delivery_key, key_sha256, event, received_us,
                                    headers, body, outcome, change_ids)

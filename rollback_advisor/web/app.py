@@ -16,7 +16,7 @@ from ..config import Settings, load_settings
 from ..store import open_store
 from ..store.service_tables import ServiceTables
 from .api import bp as api_bp
-from .errors import register_error_handlers
+from .errors import MAX_BYTES, register_error_handlers
 from .hooks import bp as hooks_bp
 from .metrics import Metrics
 from .ops import bp as ops_bp
@@ -28,7 +28,12 @@ def build_app(settings: Settings | None = None) -> Flask:
     """Create the Flask app: open (and migrate) the store, register blueprints and handlers."""
     settings = settings or load_settings()
     app = Flask("rollback_advisor.web")
-    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_request_bytes
+    limit = settings.server.max_request_bytes
+    app.config[MAX_BYTES] = limit
+    # One byte above the limit: werkzeug stops a body without Content-Length (chunked) at
+    # MAX_CONTENT_LENGTH without a word, so it may read one byte more than allowed, which
+    # _start_timer then refuses with 413 (before, such a body was silently cut at the limit).
+    app.config["MAX_CONTENT_LENGTH"] = limit + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     store = open_store(settings.database_url, settings.data_path)
     app.extensions[EXTENSION] = Services(settings, store, ServiceTables(store), Metrics())
@@ -42,9 +47,13 @@ def build_app(settings: Settings | None = None) -> Flask:
     @app.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
-        # Refuse oversized bodies before any view looks up a hook or reads a byte.
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        if request.content_length is not None and request.content_length > limit:
+        # Refuse oversized bodies before any view looks up a hook or reads a byte; a chunked
+        # body has no length to check, so it is read now (at most limit + 1 bytes).
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise RequestEntityTooLarge()
+        elif "chunked" in request.headers.get("Transfer-Encoding", "").lower() \
+                and len(request.get_data(cache=True)) > limit:
             raise RequestEntityTooLarge()
 
     @app.after_request

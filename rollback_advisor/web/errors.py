@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import AdvisorError
 
 log = logging.getLogger("rollback_advisor.web")
+MAX_BYTES = "ROLLBACK_ADVISOR_MAX_REQUEST_BYTES"  # app.config key: server.max_request_bytes
 
 
 class Unauthorized(AdvisorError):
@@ -68,7 +69,7 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or exc.name or "error"
         if exc.code == 413:
             message = (f"the request body is larger than the limit of "
-                       f"{app.config['MAX_CONTENT_LENGTH']} bytes (server.max_request_bytes)")
+                       f"{app.config[MAX_BYTES]} bytes (server.max_request_bytes)")
         headers = {}
         if exc.code == 405 and exc.response is None:
             allowed = getattr(exc, "valid_methods", None)

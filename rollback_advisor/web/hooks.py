@@ -9,14 +9,15 @@ to a change another hook or source created answers 409 and stores nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, request
 
+from ..config import Settings
 from ..errors import Conflict, InvalidInput, NotFound
+from ..store.service_tables import HookRecord, attach_delivery
 from .credentials import hook_secret
 from .errors import Unauthorized
 from .services import services
@@ -36,7 +37,7 @@ def kept_headers() -> dict[str, str]:
 
 @bp.post("/<hook_id>")
 def deliver(hook_id: str) -> Any:
-    from connectors.hooks import HookContext, parser_for
+    from connectors.hooks import parser_for
 
     svc = services()
     metrics = svc.metrics
@@ -53,9 +54,7 @@ def deliver(hook_id: str) -> Any:
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
-    context = HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
-                          environment=hook.environment, repo_map=_repo_map(svc, hook.source),
-                          environments=svc.settings.environment_map)
+    context = hook_context(hook, svc.settings, lambda: svc.advisor().graph())
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:
@@ -66,9 +65,7 @@ def deliver(hook_id: str) -> Any:
         return {"status": "ignored", "event": parsed.event, "reason": parsed.ignored,
                 "changes": []}
     key = parsed.delivery_key or "sha256:" + hashlib.sha256(body).hexdigest()
-    ref = {"hook": hook.id, "delivery_key": key}
-    changes = [dataclasses.replace(c, details={**dict(c.details), "delivery": ref})
-               for c in parsed.changes]
+    changes = attach_delivery(parsed.changes, hook.id, key)
     try:
         result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
                                            event=parsed.event, headers=kept_headers(),
@@ -87,14 +84,24 @@ def deliver(hook_id: str) -> Any:
             "inserted": result.changes.inserted, "updated": result.changes.updated}, 201
 
 
-def _repo_map(svc: Any, source: str) -> Mapping[str, str]:
+def hook_context(hook: HookRecord, settings: Settings, graph: Callable[[], Any]) -> Any:
+    """What a parser knows of the hook a delivery came by: the same on receipt and on
+    ``deliveries replay``, so a replay of an unchanged parse rewrites nothing."""
+    from connectors.hooks import HookContext
+
+    return HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
+                       environment=hook.environment, repo_map=_repo_map(graph, hook.source),
+                       environments=settings.environment_map)
+
+
+def _repo_map(graph: Callable[[], Any], source: str) -> Mapping[str, str]:
     """The graph's ``repo:`` annotations, which ``sync`` maps repositories by too (so a hook
     delivery and a sync of one deployment name the same node); none before a graph is loaded.
     Only GitHub and GitLab deliveries name a repository."""
     if source not in ("github", "gitlab"):
         return {}
     try:
-        return svc.advisor().graph().repo_map()  # type: ignore[no-any-return]
+        return graph().repo_map()  # type: ignore[no-any-return]
     except NotFound:
         return {}
 

@@ -29,6 +29,9 @@ _STR = {"type": "string"}
 _OBJ = {"type": "object"}
 _COMMON = {"400": _error("Invalid input; the message names the field."),
            "413": _error("Request body above server.max_request_bytes.")}
+# Refused by gunicorn before the app, in the same error shape (web/worker.py): any operation.
+_SERVER_LIMITS = {"414": _error("Request line (method, path, query) above the server's limit."),
+                  "431": _error("Header fields above the server's limits.")}
 _AUTH = {"401": _error("Missing, unknown or revoked token."),
          "403": _error("The token's scope does not allow this.")}
 
@@ -178,19 +181,28 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                      "security": admin,
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/HookRequest"}}}},
-                     "responses": {"201": _json("Registered.", {
-                         "$ref": "#/components/schemas/HookCreated"}), **_COMMON, **_AUTH,
+                     "operationId": "registerHook",
+                     "responses": {"201": {**_json("Registered.", {
+                         "$ref": "#/components/schemas/HookCreated"}), "links": {
+                         # what the new hook's id opens: stateful runs follow these
+                         "RevokeHook": {"operationId": "revokeHook",
+                                        "parameters": {"hook_id": "$response.body#/id"}},
+                         "DeliverToHook": {"operationId": "deliver",
+                                           "parameters": {"hook_id": "$response.body#/id"}}}},
+                         **_COMMON, **_AUTH,
                          "404": _error("Hooks are off: no server key (PostgreSQL without "
                                        "server.secret_key).")}},
             "get": {"summary": "Active hooks (never their secrets).", "security": admin,
                     "responses": {"200": _json("Hooks.", _OBJ), **_AUTH}}},
         "/api/v1/hooks/{hook_id}": {"delete": {
             "summary": "Revoke a hook: its deliveries are refused from now on.",
+            "operationId": "revokeHook",
             "security": admin,
             "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
             "responses": {"200": _json("Revoked.", _OBJ), **_AUTH,
                           "404": _error("No such active hook.")}}},
         "/hooks/{hook_id}": {"post": {
+            "operationId": "deliver",
             "summary": "A delivery: canonical events (X-Rollback-Advisor-Signature), GitHub "
                        "(X-Hub-Signature-256), GitLab (X-Gitlab-Token), CDEvents, PagerDuty.",
             "security": [],
@@ -231,6 +243,9 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
             "summary": "This document.", "security": [],
             "responses": {"200": _json("OpenAPI 3.1.", _OBJ)}}},
     }
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].update(_SERVER_LIMITS)
     return {
         "openapi": "3.1.0",
         "info": {"title": "rollback-advisor", "version": _version(),

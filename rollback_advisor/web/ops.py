@@ -29,5 +29,7 @@ def metrics() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    svc = services()
-    return document(svc.settings, svc.public_url())
+    # servers: the configured public URL, else "/" (relative to this document): never the
+    # request's Host header, which anyone can forge and which the document would then echo.
+    public_url = services().settings.server.public_url
+    return document(services().settings, public_url.rstrip("/") if public_url else "/")

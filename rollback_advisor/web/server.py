@@ -76,7 +76,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int,
     class Application(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options = {"bind": f"{host}:{port}", "workers": workers,
-                       "worker_class": "gevent", "worker_connections": connections,
+                       "worker_class": "rollback_advisor.web.worker.Worker",
+                       "worker_connections": connections,
                        "preload_app": False, "timeout": 60,
                        "graceful_timeout": 20, "keepalive": 5, "accesslog": None,
                        "child_exit": child_exit, "proc_name": "rollback-advisor",

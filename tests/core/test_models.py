@@ -87,7 +87,7 @@ def test_batch_rejection_points_at_the_item() -> None:
 def test_scope_is_validated_normalised_and_round_trips() -> None:
     """Scope values are kept sorted and unique, so equal scopes compare and store equal."""
     change = change_from_dict({**GOOD, "scope": {"region": ["us-east-1", "eu-west-1",
-                                                             "us-east-1"], "cell": "7"}})
+                                                             "us-east-1"], "cell": ["7"]}})
     assert change.scope == {"cell": ("7",), "region": ("eu-west-1", "us-east-1")}
     assert change.to_dict()["scope"] == {"cell": ["7"], "region": ["eu-west-1", "us-east-1"]}
     assert change_from_dict(change.to_dict()) == change
@@ -98,7 +98,7 @@ def test_scope_is_validated_normalised_and_round_trips() -> None:
     ("scope", "field"),
     [(["us-east-1"], "scope"), ({"region": []}, "scope.region"), ({"region": [1]}, "scope.region"),
      ({"region": [""]}, "scope.region"), ({"": ["x"]}, "scope"),
-     ({"region": {"a": 1}}, "scope.region")],
+     ({"region": {"a": 1}}, "scope.region"), ({"region": "us-east-1"}, "scope.region")],
 )
 def test_bad_scope_names_the_field(scope: object, field: str) -> None:
     """A scope that is not label -> list of strings is refused, naming where it went wrong."""

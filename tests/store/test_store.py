@@ -174,6 +174,74 @@ def test_migration_0003_fills_candidate_columns(tmp_path: Path) -> None:
     assert (c.services, c.destructive) == (("db", "x"), True)
 
 
+def test_sqlite_file_is_private_and_commits_are_durable(tmp_path: Path) -> None:
+    """The store holds deliveries and token hashes: 0600, its new directory 0700 (was 0644
+    under the usual umask). synchronous=FULL (was NORMAL): in WAL mode only FULL syncs each
+    commit, so an acknowledged write survives a power loss."""
+    import stat
+
+    s = open_store(None, tmp_path / "new" / "dir")
+    s.add_changes([make(1)])  # a write: the -wal file exists now
+    with s.engine.connect() as conn:
+        synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    s.close()
+    data = tmp_path / "new" / "dir"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for f in data.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    assert synchronous == 2  # FULL
+
+
+def test_sqlite_writers_of_a_process_take_turns(tmp_path: Path) -> None:
+    """On SQLite a service write holds the store's write lock for its transaction (so gevent
+    workers never wait in SQLite's busy handler, which blocks the whole worker) and gives it
+    back when the transaction fails."""
+    from sqlalchemy.exc import IntegrityError
+
+    from rollback_advisor.store.service_tables import ServiceTables
+
+    s = open_store(None, tmp_path)
+    tables = ServiceTables(s)
+    with tables._begin():
+        assert not s.write_lock.acquire(blocking=False)
+    assert s.write_lock.acquire(blocking=False)
+    s.write_lock.release()
+    tables.add_hook(hook_id="h1", name="a", source="generic", mapping={}, environment=None,
+                    nonce="n")
+    with pytest.raises(IntegrityError):
+        tables.add_hook(hook_id="h1", name="a", source="generic", mapping={},
+                        environment=None, nonce="n")
+    assert s.write_lock.acquire(blocking=False)
+    s.write_lock.release()
+    s.close()
+
+
+def test_sqlite_write_lock_holds_across_processes(tmp_path: Path) -> None:
+    """Two gevent workers are two processes: while one holds the write lock the other cannot
+    take it (it polls, yielding, instead of sleeping in SQLite's busy handler)."""
+    import subprocess
+    import sys
+
+    s = open_store(None, tmp_path)
+    probe = ("import sys\nfrom pathlib import Path\n"
+             "from rollback_advisor.store.write_lock import SQLiteWriteLock\n"
+             "lock = SQLiteWriteLock(Path(sys.argv[1]))\n"
+             "print(lock.acquire(blocking=False))\n")
+    database = str(tmp_path / "rollback-advisor.db")
+
+    def other_process_gets_it() -> str:
+        return subprocess.run([sys.executable, "-c", probe, database], capture_output=True,
+                              text=True, timeout=60, check=True).stdout.strip()
+
+    assert s.write_lock.acquire()
+    try:
+        assert other_process_gets_it() == "False"
+    finally:
+        s.write_lock.release()
+    assert other_process_gets_it() == "True"
+    s.close()
+
+
 def test_scope_round_trips_and_reaches_the_candidates(store: Store) -> None:
     """A change's scope is stored with it and read by the window query as compact JSON; a
     change without one reads as unknown (None)."""

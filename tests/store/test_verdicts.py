@@ -1,5 +1,5 @@
 """Verdicts in the store (SQLite and PostgreSQL), the candidates' source column and migration
-0007, and the Advisor learning from the stored verdicts."""
+0008, and the Advisor learning from the stored verdicts."""
 
 from __future__ import annotations
 
@@ -121,11 +121,11 @@ def test_window_query_stays_index_only(tmp_path: Path) -> None:
     assert "COVERING INDEX ix_changes_window" in plan, plan
 
 
-def test_migration_0007_from_a_0006_store(tmp_path: Path) -> None:
-    """A 0006 store with changes opens at head: their source reaches the candidates, and
+def test_migration_0008_from_a_0007_store(tmp_path: Path) -> None:
+    """A 0007 store with changes opens at head: their source reaches the candidates, and
     verdicts can be recorded."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    with at_revision(url, "0006") as conn:
+    with at_revision(url, "0007") as conn:
         conn.execute(text(
             "INSERT INTO changes (id, kind, environment, at_us, start_us, status, is_global, "
             "source, doc, ingested_us, services) VALUES ('m1', 'deploy', 'production', 1, 1, "
@@ -182,8 +182,8 @@ def test_learning_switched_off_keeps_the_configured_priors(store: Store) -> None
     assert all(r.factor != "learnt_prior" for s in after.suspects for r in s.reasons)
 
 
-def test_migration_0007_downgrades(tmp_path: Path) -> None:
-    """Down to 0006 drops the verdicts and takes source out of the covering index; up again
+def test_migration_0008_downgrades(tmp_path: Path) -> None:
+    """Down to 0007 drops the verdicts and takes source out of the covering index; up again
     restores both."""
     from alembic import command
     from sqlalchemy import create_engine, inspect
@@ -200,21 +200,21 @@ def test_migration_0007_downgrades(tmp_path: Path) -> None:
         return "verdicts" in found.get_table_names(), list(index["column_names"])
 
     try:
-        assert state() == (True, [*_WINDOW_0006, "source"])
+        assert state() == (True, [*_WINDOW_0007, "source"])
         with engine.begin() as conn:
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
-        assert state() == (False, list(_WINDOW_0006))
+            command.downgrade(cfg, "0007")
+        assert state() == (False, list(_WINDOW_0007))
     finally:
         engine.dispose()
     open_store(url).close()
     engine = create_engine(url)
     try:
-        assert state() == (True, [*_WINDOW_0006, "source"])
+        assert state() == (True, [*_WINDOW_0007, "source"])
     finally:
         engine.dispose()
 
 
-_WINDOW_0006 = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
+_WINDOW_0007 = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
                 "rollout_pct", "destructive", "scope")

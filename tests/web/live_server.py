@@ -16,6 +16,10 @@ from pathlib import Path
 
 import requests
 
+from rollback_advisor.store import Store
+from rollback_advisor.store.service_tables import ServiceTables
+from rollback_advisor.web.credentials import register_hook
+
 from .conftest import SERVER_KEY
 
 
@@ -28,6 +32,17 @@ def free_port() -> int:
 def children(pid: int) -> set[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return {int(x) for x in path.read_text().split()} if path.exists() else set()
+
+
+def add_hook(database: str, name: str) -> dict[str, str]:
+    """Register a generic hook in ``database`` (the tests' server key): id, url, secret."""
+    store = Store(database)
+    try:
+        return register_hook(tables=ServiceTables(store), server_key=SERVER_KEY,
+                             base_url="http://x", name=name, source="generic", mapping={},
+                             environment=None)
+    finally:
+        store.close()
 
 
 @dataclass
@@ -79,3 +94,19 @@ def live_serve(database: str, workdir: Path, workers: int = 2) -> Iterator[LiveS
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+class Answer:
+    """A ``requests`` response seen through the Flask test response's interface, so that
+    ``assert_canonical_error`` checks answers from a live server too."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self.mimetype = response.headers.get("Content-Type", "").split(";")[0].strip()
+        self._response = response
+
+    def get_json(self) -> object:
+        return self._response.json()
+
+    def get_data(self, as_text: bool = False) -> str | bytes:
+        return self._response.text if as_text else self._response.content

@@ -128,8 +128,11 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
     url = (f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
            else request.getfixturevalue("postgres_url"))
     with at_revision(url, "0004") as conn:
-        for i, details in enumerate([{"delivery": {"hook": "h1", "delivery_key": "k"}}, {}]):
+        for i, details in enumerate([{"delivery": {"hook": "h1", "delivery_key": "k"}}, {},
+                                     {"delivery": {"hook": "h2", "delivery_key": "n"}}]):
             doc = _make(id=f"c{i}", details=details).to_dict()
+            if i == 2:  # a NUL that older versions stored (PostgreSQL's JSONB refuses it)
+                doc["summary"] = "a\x00b"
             conn.execute(text(
                 "INSERT INTO changes (id, kind, environment, at_us, start_us, status, "
                 "is_global, doc, ingested_us, services, destructive) VALUES "
@@ -139,7 +142,7 @@ def test_migration_0005_gives_hook_rows_their_hook(backend: str, tmp_path: Path,
     with s.engine.connect() as conn:
         owners = dict(conn.execute(select(changes.c.id, changes.c.owner)).all())
     s.close()
-    assert owners == {"c0": "hook:h1", "c1": None}
+    assert owners == {"c0": "hook:h1", "c1": None, "c2": "hook:h2"}
     assert may_update(None, "sync:github") and not may_update(None, "hook:h2")
 
 
@@ -160,3 +163,26 @@ def test_status_updates_apply_in_their_own_time(store: Store, order: list[str],
     assert stored.status.value == final
     assert stored.at.minute == int(next(s for s in reversed(order)
                                         if s.startswith(final)).split("@")[1])
+
+
+def test_github_statuses_apply_in_order_through_the_hook(app, client, make_hook):
+    """deployment (in progress), then success, then a late in-progress status: the change ends
+    succeeded; each GitHub delivery has its own X-GitHub-Delivery (issue #10, item 4)."""
+    hook = make_hook("github", mapping={"Codertocat/Hello-World": "checkout"})
+    body, change_id = _github_failed_deploy()
+    data = json.loads(body)
+    created = json.dumps({k: data[k] for k in ("deployment", "repository", "sender")}
+                         | {"action": "created"}).encode()
+    success = json.loads(body)
+    success["deployment_status"]["state"] = "success"
+    late = json.loads(body)
+    late["deployment_status"]["state"] = "in_progress"
+    for n, (event, payload) in enumerate([("deployment", created),
+                                          ("deployment_status", json.dumps(success).encode()),
+                                          ("deployment_status", json.dumps(late).encode())]):
+        r = client.post(f"/hooks/{hook['id']}", data=payload,
+                        headers=github_headers(payload, hook["secret"], event, f"g-{n}"))
+        assert r.status_code == 201, r.get_json()
+        if n == 0:
+            assert _change(app, change_id).status.value == "in_progress"
+    assert _change(app, change_id).status.value == "succeeded"

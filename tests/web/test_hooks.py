@@ -329,7 +329,7 @@ def test_canonical_event_with_scope_is_stored_with_it(app, client, make_hook):
     """Issue #7: a canonical (generic) hook event's ``scope`` is kept, values sorted."""
     hook = make_hook()
     event = {**EVENT, "id": "ci:checkout:43", "scope": {"region": ["us-east-1", "eu-west-1"],
-                                                       "cell": "7"}}
+                                                       "cell": ["7"]}}
     r = post_generic(client, hook, event)
     assert r.status_code == 201, r.get_json()
     with app.app_context():

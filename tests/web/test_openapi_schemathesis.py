@@ -54,3 +54,32 @@ def test_api_conforms_to_its_openapi_document(served):
             case.validate_response(response, checks=CHECKS)
 
         run()
+
+
+def test_api_conforms_statefully(served):
+    """Stateful: sequences that follow the document's links (register a hook, then deliver to
+    it or revoke it, ...) never get a 5xx or an undocumented answer either."""
+    app, token = served
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = schema.as_state_machine()
+    registered: set[str] = set()
+    followed: list[str] = []
+
+    class Workflow(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case):
+            if (case.path_parameters or {}).get("hook_id") in registered:
+                followed.append(case.operation.label)  # a link, not a generated id
+            return {"headers": headers}
+
+        def after_call(self, response, case):
+            if case.operation.label == "POST /api/v1/hooks" and response.status_code == 201:
+                registered.add(response.json()["id"])
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(settings=settings(max_examples=25, stateful_step_count=4, deadline=None,
+                                   suppress_health_check=list(HealthCheck), derandomize=True,
+                                   database=None))
+    assert followed, "no sequence followed a link from a registered hook"

@@ -18,10 +18,9 @@ import requests
 
 from rollback_advisor.store import Store
 from rollback_advisor.store.service_tables import ServiceTables
-from rollback_advisor.web.credentials import register_hook
 
-from .conftest import SERVER_KEY, sign_own
-from .live_server import live_serve
+from .conftest import sign_own
+from .live_server import add_hook, live_serve
 
 SLOW = 30
 
@@ -30,11 +29,7 @@ SLOW = 30
 def live_server(tmp_path):
     """``serve`` on the embedded store; yields (base URL, hook, port)."""
     database = f"sqlite:///{tmp_path / 'web.db'}"
-    store = Store(database)
-    hook = register_hook(tables=ServiceTables(store), server_key=SERVER_KEY,
-                         base_url="http://x", name="slow", source="generic", mapping={},
-                         environment=None)
-    store.close()
+    hook = add_hook(database, "slow")
     with live_serve(database, tmp_path) as server:
         yield server.base, hook, server.port
 

@@ -23,7 +23,7 @@ def test_recommendation_body_takes_symptoms_and_scope(client, auth):
         {"node": "payment", "started_at": "2026-11-20T14:03:00Z"}, {"node": "orders-db"},
         {"node": "payment", "started_at": "2026-11-20T14:04:00+00:00"},
         {"node": "stripe", "started_at": "-10m"}],
-        scope={"region": ["us-east-1", "eu-west-1"], "cell": "7"})
+        scope={"region": ["us-east-1", "eu-west-1"], "cell": ["7"]})
     assert r.status_code == 200, r.get_json()
     incident = r.get_json()["incident"]
     got = {s["node"]: s["started_at"] for s in incident["symptoms"]}

@@ -14,8 +14,12 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
+
+from rollback_advisor.store.migrations.paging import pages
 
 revision = "0005"
 down_revision = "0004"
@@ -27,13 +31,22 @@ def upgrade() -> None:
     with op.batch_alter_table("changes") as batch:
         batch.add_column(sa.Column("owner", sa.String(128)))
     bind = op.get_bind()
-    hook = ("'hook:' || (CAST(doc AS JSONB) #>> '{details,delivery,hook}')"
-            if bind.dialect.name == "postgresql"
-            else "'hook:' || json_extract(doc, '$.details.delivery.hook')")
-    # Only documents that mention a delivery are decoded: most stores hold many more synced
-    # or imported changes than hook-delivered ones.
-    bind.execute(sa.text(f"UPDATE changes SET owner = {hook} "
-                         "WHERE doc LIKE '%\"delivery\"%'"))
+    table = sa.table("changes", sa.column("id", sa.String), sa.column("doc", sa.Text),
+                     sa.column("owner", sa.String))
+    stmt = table.update().where(table.c.id == sa.bindparam("change_id")).values(
+        owner=sa.bindparam("hook"))
+    # Decoded here rather than by the database: PostgreSQL's JSONB refuses a document holding
+    # an escaped NUL, which older versions stored. Only documents that mention a delivery
+    # are read: most stores hold many more synced or imported changes than delivered ones.
+    mentions = table.c.doc.like('%"delivery"%')
+    for chunk in pages(bind, table.c.id, table.c.doc, start="", where=mentions):
+        rows = []
+        for change_id, doc in chunk:
+            ref = (json.loads(doc).get("details") or {}).get("delivery")
+            if isinstance(ref, dict) and isinstance(ref.get("hook"), str):
+                rows.append({"change_id": change_id, "hook": f"hook:{ref['hook']}"[:128]})
+        if rows:
+            bind.execute(stmt, rows)
 
 
 def downgrade() -> None:

@@ -17,12 +17,12 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
+from rollback_advisor.store.migrations.paging import pages
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
-
-BATCH = 5000
 
 
 def upgrade() -> None:
@@ -33,16 +33,9 @@ def upgrade() -> None:
                      sa.column("delivery_key", sa.String), sa.column("key_sha256", sa.String))
     stmt = table.update().where(table.c.id == sa.bindparam("row_id")).values(
         key_sha256=sa.bindparam("digest"))
-    last = 0
-    while True:  # pages by id, so no cursor stays open over the rows being updated
-        chunk = bind.execute(sa.select(table.c.id, table.c.delivery_key)
-                             .where(table.c.id > last).order_by(table.c.id)
-                             .limit(BATCH)).all()
-        if not chunk:
-            break
+    for chunk in pages(bind, table.c.id, table.c.delivery_key, start=0):
         bind.execute(stmt, [{"row_id": i, "digest": hashlib.sha256(k.encode()).hexdigest()}
                             for i, k in chunk])
-        last = chunk[-1][0]
     with op.batch_alter_table("deliveries") as batch:
         batch.alter_column("key_sha256", existing_type=sa.String(64), nullable=False)
         batch.alter_column("delivery_key", existing_type=sa.String(256), type_=sa.Text,

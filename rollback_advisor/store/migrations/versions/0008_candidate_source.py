@@ -8,8 +8,8 @@ The column itself is as old as the table (0001), so nothing needs filling.
 id, or "" for a verdict naming none, so the key has no NULL in it), each with the kind and
 source of its change as they were when it was recorded.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
