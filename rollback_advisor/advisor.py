@@ -16,6 +16,7 @@ from .engine import rank, rank_candidates
 from .errors import NotFound
 from .evidence import failing_services
 from .graph import DependencyGraph
+from .learning import LearntPriors, learn_priors
 from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
 from .policy import recommend
 from .timeutil import format_utc
@@ -74,9 +75,12 @@ def previous_in(changes: Sequence[Change]) -> PreviousLookup:
 
 
 def advise(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
-           settings: Settings, previous: PreviousLookup | None = None) -> Advice:
-    """Rank the changes and decide; ``previous`` finds a rollback target when one is missing."""
-    return decide(rank(changes, graph, incident, settings.engine), graph, settings, previous)
+           settings: Settings, previous: PreviousLookup | None = None,
+           priors: LearntPriors | None = None) -> Advice:
+    """Rank the changes and decide; ``previous`` finds a rollback target when one is missing,
+    ``priors`` are what verdicts taught."""
+    return decide(rank(changes, graph, incident, settings.engine, priors), graph, settings,
+                  previous)
 
 
 def decide(ranking: Ranking, graph: DependencyGraph, settings: Settings,
@@ -90,12 +94,14 @@ def decide(ranking: Ranking, graph: DependencyGraph, settings: Settings,
 
 
 class Advisor:
-    """Answers for incidents from what the store holds; keeps the built graph between calls."""
+    """Answers for incidents from what the store holds; keeps the built graph, and the priors
+    learnt from the stored verdicts, between calls (learnt again when the verdicts change)."""
 
     def __init__(self, store: Any, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self._graph: DependencyGraph | None = None
+        self._priors: tuple[int, LearntPriors] | None = None
 
     def graph(self) -> DependencyGraph:
         if self._graph is None:
@@ -112,6 +118,21 @@ class Advisor:
         self._graph = graph
         return graph
 
+    def priors(self) -> LearntPriors:
+        """The priors the stored verdicts teach (none when ``engine.learn_priors`` is off);
+        one integer read per call while the verdicts stay as they were."""
+        engine = self.settings.engine
+        if not engine.learn_priors:
+            return {}
+        from .store.verdicts import VerdictStore  # the store is optional for in-memory use
+
+        verdicts = VerdictStore(self.store)
+        version = verdicts.version()
+        if self._priors is None or self._priors[0] != version:
+            self._priors = (version, learn_priors(verdicts.list(), engine.learned_prior_bounds,
+                                                  engine.learned_prior_strength))
+        return self._priors[1]
+
     def advise(self, incident: Incident) -> Advice:
         graph = self.graph()
         graph.resolve(incident.target)  # fail on a bad target before touching the store
@@ -125,7 +146,7 @@ class Advisor:
             services=failing_services(graph, incident), start=earliest - engine.tail_max,
             end=start, environment=incident.environment)
         ranking = rank_candidates([*candidates, *history], self.store.get_changes, graph,
-                                  incident, engine)
+                                  incident, engine, self.priors())
 
         def lookup(change: Change) -> Change | None:
             return self.store.previous_change(service=change.services[0], kind=change.kind.value,

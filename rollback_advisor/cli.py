@@ -27,9 +27,12 @@ from .errors import AdvisorError, InvalidInput
 from .evaluate import evaluate
 from .graph_import import load_graph_file
 from .incident_input import scope_from_texts, symptoms_from_texts
+from .learn_replay import replay
+from .learning import learn_priors
 from .models import Change, Incident, change_from_dict, dumps
 from .render import advice_json, advice_slack, advice_text, changes_text, suspects_report
 from .store import Store, open_store
+from .store.verdicts import VerdictStore
 from .timeutil import format_utc, parse_duration, parse_when, utc_now
 
 TEXT_JSON = click.Choice(["text", "json"])
@@ -371,12 +374,17 @@ def _print_advice(advice: Advice, fmt: str) -> None:
 
 @cli.command("eval")
 @click.argument("paths", nargs=-1, required=True)
+@click.option("--learn", is_flag=True, help="Replay the cases in date order, feeding each "
+              "one's answer as verdicts after ranking it: figures with and without learning.")
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
-def eval_cmd(paths: tuple[str, ...], fmt: str) -> None:
+def eval_cmd(paths: tuple[str, ...], learn: bool, fmt: str) -> None:
     """Score ranking and decisions on case files or folders (DESIGN §3)."""
     cases = [load_case(p) for p in case_paths(paths)]
     if not cases:
         raise InvalidInput("paths", list(paths), "at least one .yaml/.yml/.json case file")
+    if learn:
+        _print_replay(replay(cases, _app().settings), fmt)
+        return
     result = evaluate(cases, _app().settings)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
@@ -402,6 +410,85 @@ def eval_cmd(paths: tuple[str, ...], fmt: str) -> None:
     for row in result["reliability"]:
         click.echo(f"  {row['bin']}: {row['cases']:>3} cases  {row['predicted']:.2f} -> "
                    f"{row['observed']:.2f}")
+
+
+def _print_replay(result: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    n = result["cases"]
+    click.echo(f"learning replay: {n} cases in date order, {result['verdicts']} verdicts fed "
+               "(each case ranked before its own)")
+    click.echo(f"{'':<12} top1   top3   mrr    decisions       brier")
+    for label, key in (("configured", "without"), ("learnt", "with")):
+        m = result[key]
+        click.echo(f"{label:<12} {m['top1']:.3f}  {m['top3']:.3f}  {m['mrr']:.3f}  "
+                   f"{m['decisions_correct']:>3}/{n} {m['decision_accuracy']:.3f}  "
+                   f"{m['brier']:.4f}")
+    for label, key in (("better", "decisions_better"), ("worse", "decisions_worse")):
+        click.echo(f"decisions {label} with learning: {', '.join(result[key]) or 'none'}")
+    moved = [p for p in result["per_case"] if p["with"] != p["without"]]
+    shifted = [p for p in moved if (p["with"]["rank"], p["with"]["decision"])
+               != (p["without"]["rank"], p["without"]["decision"])]
+    click.echo(f"confidence moved in {len(moved)} cases; rank or decision in "
+               f"{len(shifted)}{':' if shifted else ''}")
+    for p in shifted:
+        a, b = p["without"], p["with"]
+        click.echo(f"  {p['name']}: rank {a['rank']} -> {b['rank']}, {a['decision']} "
+                   f"{a['confidence']:.2f} -> {b['decision']} {b['confidence']:.2f}")
+
+
+# -- priors -----------------------------------------------------------------------------------
+
+@cli.group()
+def priors() -> None:
+    """The priors responders' verdicts teach, per (kind, source) of change."""
+
+
+@priors.command("show")
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def priors_show(fmt: str) -> None:
+    """Each (kind, source) verdicts name: its counts, multiplier and effective prior."""
+    engine = _app().settings.engine
+    verdicts = VerdictStore(_app().store()).list()
+    learnt = learn_priors(verdicts, engine.learned_prior_bounds, engine.learned_prior_strength)
+    rows = [{**p.to_dict(), "configured_prior": engine.kind_prior.get(p.kind, 1.0),
+             "effective_prior": round(engine.kind_prior.get(p.kind, 1.0)
+                                      * (p.factor if engine.learn_priors else 1.0), 4)}
+            for p in learnt.values()]
+    if fmt == "json":
+        click.echo(json.dumps({"learn_priors": engine.learn_priors,
+                               "bounds": list(engine.learned_prior_bounds),
+                               "strength": engine.learned_prior_strength,
+                               "verdicts": len(verdicts), "priors": rows}, indent=2))
+        return
+    state = "on" if engine.learn_priors else "off (engine.learn_priors: false): the " \
+        "configured priors hold"
+    lo, hi = engine.learned_prior_bounds
+    click.echo(f"{len(verdicts)} verdicts; learning {state}; bounds x{lo:g}..x{hi:g}, "
+               f"strength {engine.learned_prior_strength:g}")
+    if not rows:
+        click.echo("no verdict names a change yet: every prior is as configured")
+        return
+    width = max(len(f"{r['kind']}/{r['source'] or '-'}") for r in rows)
+    click.echo(f"{'kind/source':<{width}}  culprit  not  factor  prior  effective")
+    for r in rows:
+        name = f"{r['kind']}/{r['source'] or '-'}"
+        click.echo(f"{name:<{width}}  {r['culprit']:>7}  {r['not_culprit']:>3}  "
+                   f"x{r['factor']:<5.3g}  {r['configured_prior']:<5g}  "
+                   f"{r['effective_prior']:g}")
+
+
+@priors.command("reset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def priors_reset(yes: bool) -> None:
+    """Delete every verdict, so the configured priors hold again."""
+    verdicts = VerdictStore(_app().store())
+    count = len(verdicts.list())
+    if not yes:
+        click.confirm(f"Delete all {count} verdicts (the learnt priors go with them)?",
+                      abort=True, err=True)
+    click.echo(f"deleted {verdicts.delete_all()} verdicts: the configured priors hold")
 
 
 # -- demo -------------------------------------------------------------------------------------

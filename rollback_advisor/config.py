@@ -22,6 +22,7 @@ import yaml
 from .engine import EngineSettings
 from .environments import EnvironmentRules, environment_rules
 from .errors import ConfigError, InvalidInput
+from .learning import check_bounds
 from .models import DEFAULT_ENVIRONMENT, ChangeKind
 from .policy import PolicySettings
 from .timeutil import parse_duration
@@ -184,6 +185,8 @@ def _convert(default: Any, value: Any, key: str) -> Any:
         return _build(type(default), value, key)
     if isinstance(default, timedelta):
         return parse_duration(value, key)
+    if isinstance(default, tuple):  # engine.learned_prior_bounds, the one pair
+        return check_bounds(value, key)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise InvalidInput(key, value, "true or false")

@@ -2,7 +2,8 @@
 
 Each candidate change ``c`` is a hypothesis with a score
 
-    s_c = prior(kind) x risk(status, destructiveness, breadth) x f_time(Δ | kind) x g(graph)
+    s_c = prior(kind) x m(kind, source) x risk(status, destructiveness, breadth)
+          x f_time(Δ | kind) x g(graph)
 
 beside a "no change explains this" hypothesis with its own base score ``s_0``. Normalising
 ``s_c / (s_0 + Σ s)`` gives each suspect's probability; the policy thresholds it.
@@ -13,6 +14,9 @@ beside a "no change explains this" hypothesis with its own base score ``s_0``. N
   always ranks higher, yet a change from yesterday is not written off.
 * ``g`` falls with dependency hops from the failing endpoint and is small, not zero, for changes
   off the path (graphs are never complete): reachable > unknown node > caller > unrelated.
+* ``m`` is the multiplier responders' verdicts taught the change's (kind, source)
+  (learning.py: conjugate, shrunk towards x1, bounded); x1 with no verdicts or with
+  ``learn_priors`` off, so the configured priors then hold exactly.
 * A change that began after the onset (beyond the clock-skew allowance) cannot have caused it:
   it is listed after every live change, marked, and holds no probability.
 
@@ -29,8 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from .errors import InvalidInput
 from .evidence import Evidence, failing_services
 from .graph import DependencyGraph, Reach
+from .learning import LearntPrior, LearntPriors, check_bounds
 from .models import (
     GLOBAL,
     Change,
@@ -86,6 +92,16 @@ class EngineSettings:
     symptom_leak: float = 0.05
     scope_disjoint: float = 0.02
     scope_match: float = 3.0
+    learn_priors: bool = True
+    learned_prior_bounds: tuple[float, float] = (0.25, 4.0)
+    learned_prior_strength: float = 5.0
+
+    def __post_init__(self) -> None:
+        """Refuse learning settings no verdict history could honour (named like the config)."""
+        object.__setattr__(self, "learned_prior_bounds", check_bounds(self.learned_prior_bounds))
+        if not self.learned_prior_strength > 0:
+            raise InvalidInput("engine.learned_prior_strength", self.learned_prior_strength,
+                               "a number > 0 (pseudo-verdicts of the configured prior)")
 
 
 class Candidate(NamedTuple):
@@ -105,6 +121,7 @@ class Candidate(NamedTuple):
     rollout_percentage: float | None
     destructive: bool  # a migration that loses data or is marked irreversible
     scope: str | None = None  # compact JSON of the change's scope; None = unknown
+    source: str | None = None  # where it was reported from: learnt priors are per source
 
 
 def candidate_of(change: Change) -> Candidate:
@@ -112,7 +129,7 @@ def candidate_of(change: Change) -> Candidate:
     return Candidate(change.id, change.kind, change.services, change.environment,
                      change.at.timestamp(), change.effective_start.timestamp(), change.status,
                      float(pct) if isinstance(pct, int | float) else None,
-                     is_destructive(change), scope_key(change.scope))
+                     is_destructive(change), scope_key(change.scope), change.source)
 
 
 def scope_key(scope: Scope | None) -> str | None:
@@ -133,15 +150,18 @@ Fetch = Callable[[list[str]], Mapping[str, Change]]
 
 
 def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
-         settings: EngineSettings | None = None) -> Ranking:
-    """Rank every candidate change of the incident's environment and window."""
+         settings: EngineSettings | None = None, priors: LearntPriors | None = None) -> Ranking:
+    """Rank every candidate change of the incident's environment and window; ``priors`` are
+    the multipliers verdicts taught (``learning.learn_priors``)."""
     by_id = {c.id: c for c in changes}
     return rank_candidates((candidate_of(c) for c in by_id.values()),
-                           lambda ids: {i: by_id[i] for i in ids}, graph, incident, settings)
+                           lambda ids: {i: by_id[i] for i in ids}, graph, incident, settings,
+                           priors)
 
 
 def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: DependencyGraph,
-                    incident: Incident, settings: EngineSettings | None = None) -> Ranking:
+                    incident: Incident, settings: EngineSettings | None = None,
+                    priors: LearntPriors | None = None) -> Ranking:
     """Rank candidates; ``fetch`` materialises the changes that get listed.
 
     Two passes: every candidate gets its number (cheap arithmetic; the whole window feeds the
@@ -162,6 +182,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     live_total = 0.0
     model = _TimeModel(settings)
     prior = {k: settings.kind_prior.get(k, 1.0) for k in ChangeKind}
+    learnt = (priors or {}) if settings.learn_priors else {}
+    learnt_factor = {key: p.factor for key, p in learnt.items()}
     fits = _Fits(graph, reach, callers, settings)
     for c in candidates:
         if not admits(c):
@@ -173,6 +195,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
             warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
         score = prior[c.kind] * time_weight * fit.weight * cause.factor
+        if learnt_factor:
+            score *= learnt_factor.get((c.kind, c.source), 1.0)
         if c.scope is not None:
             score *= evidence.scope_of(c.scope)[0]
         for factor, _ in _risk_factors(c, settings):
@@ -197,7 +221,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
             change=change, rank=i + 1, score=score,
             probability=0.0 if after_onset else score / denominator, hops=fit.hops,
             path=fit.path, after_onset=after_onset, unknown_service=bool(fit.unknown),
-            reasons=_reasons(change, c, fit, graph, target, model, evidence)))
+            reasons=_reasons(change, c, fit, graph, target, model, evidence,
+                             learnt.get((c.kind, c.source)))))
     return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=no_change / denominator,
                    window=settings.window, warnings=tuple(warnings), candidates=len(scored),
@@ -244,7 +269,8 @@ class _GraphFit:
 
 
 def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGraph, target: str,
-             model: _TimeModel, evidence: Evidence) -> tuple[Reason, ...]:
+             model: _TimeModel, evidence: Evidence,
+             learnt: LearntPrior | None = None) -> tuple[Reason, ...]:
     """Each factor of the score in words, with the figure behind it."""
     settings = model.settings
     prior = settings.kind_prior.get(change.kind, 1.0)
@@ -264,6 +290,9 @@ def _reasons(change: Change, c: Candidate, fit: _GraphFit, graph: DependencyGrap
                               factor))
     reasons += [Reason("risk", _risk_text(key, change, settings), factor)
                 for factor, key in _risk_factors(c, settings)]
+    if learnt is not None:
+        reasons.append(Reason("learnt_prior", f"{learnt.describe()}: prior x{learnt.factor:.3g}",
+                              learnt.factor))
     return tuple(reasons)
 
 

@@ -457,14 +457,15 @@ class Store:
 
 _CANDIDATE_COLUMNS = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
                       changes.c.at_us, changes.c.start_us, changes.c.status,
-                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope)
+                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope,
+                      changes.c.source)
 
 
 def _candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
     kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
     return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                      statuses[status], pct, bool(d), scope)
-            for i, k, s, env, at, st, status, pct, d, scope in rows]
+                      statuses[status], pct, bool(d), scope, source)
+            for i, k, s, env, at, st, status, pct, d, scope, source in rows]
 
 
 def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:

@@ -10,7 +10,7 @@ from ..models import Change
 SERVICE_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a node name
 # The window query's columns, equality and range first: an index over all of them covers it.
 WINDOW_INDEX = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
-                "rollout_pct", "destructive", "scope")
+                "rollout_pct", "destructive", "scope", "source")
 
 
 def candidate_columns(change: Change) -> dict[str, Any]:

@@ -133,7 +133,7 @@ deliveries = Table(
     Index("ix_deliveries_hook_received", "hook_id", "received_us"),
 )
 
-# -- scheduled syncs (migration 0007) -----------------------------------------------------------
+# -- scheduled syncs (migration 0009) -----------------------------------------------------------
 
 # One row per connector section: its lease (which process syncs it now, until when), when it is
 # next due, and what the last attempts did, for `sync status`, /api/v1/sources and /healthz.
@@ -152,4 +152,22 @@ sync_state = Table(
     Column("paused", Text),  # why the scheduler stopped trying (bad credentials); NULL = active
     Column("last_seconds", Float),
     Column("last_changes", Integer),  # added + updated by the last successful sync
+)
+
+# -- responders' verdicts (migration 0008) -----------------------------------------------------
+
+verdicts = Table(
+    "verdicts", metadata,
+    Column("incident", String(256), primary_key=True),
+    # the change id, or "" for a verdict that names none (no_change): a key without NULL, so
+    # a later verdict on the same (incident, change) replaces the earlier on both backends
+    Column("change_key", String(512), primary_key=True),
+    Column("verdict", String(16), nullable=False),
+    Column("by", String(256), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("note", Text),
+    # the change's kind and source when the verdict was recorded: learning needs no change row
+    Column("kind", String(32)),
+    Column("source", String(128)),
+    Column("recorded_us", BigInteger, nullable=False),
 )

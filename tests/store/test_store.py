@@ -26,16 +26,6 @@ def make(i: int, **extra: object) -> Change:
     return change_from_dict(data)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = open_store(None, tmp_path / "data")
-    else:
-        s = open_store(request.getfixturevalue("postgres_url"))
-    yield s
-    s.close()
-
-
 def test_sqlite_file_in_data_dir_uses_wal(tmp_path: Path) -> None:
     """The default store is a SQLite file in the data directory, in WAL mode."""
     s = open_store(None, tmp_path / "d")

@@ -4,8 +4,8 @@ The lease is a row, not an advisory lock, so it works the same on SQLite and Pos
 expires by itself: a holder killed mid-sync stops renewing it and another process takes the
 source over once ``lease_expires_us`` has passed (issue #12).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-29
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
