@@ -12,14 +12,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from rollback_advisor.alerts import Alert, LabelMapping
+from rollback_advisor.alerts import Alert, AlertBatch, LabelMapping
 from rollback_advisor.errors import InvalidInput
 
 from .base import (
     HookContext,
+    Parsed,
     as_object,
     canonical_json,
     content_hash,
+    guarded,
     ident,
     map_service,
     opt_object,
@@ -117,3 +119,16 @@ def envelope_title(data: Mapping[str, Any]) -> str | None:
     return (text(data, "title")
             or (text(common, "summary") if isinstance(common, Mapping) else None)
             or (text(labels, "alertname") if isinstance(labels, Mapping) else None))
+
+
+def envelope_parsed(payload: Any, data: Mapping[str, Any], context: HookContext, *,
+                    source: str, vendor: str) -> Parsed:
+    """An Alertmanager-style notification as a Parsed alert batch (ignored without alerts)."""
+    group = envelope_group(data)
+    alerts = guarded(vendor, lambda: envelope_alerts(data, context))
+    event = f"alerts {text(data, 'status') or 'unknown'}"
+    if not alerts:
+        return Parsed([], event, None, ignored="the notification carries no alert", raw=payload)
+    return Parsed([], event, None, raw=payload, alerts=AlertBatch(
+        source=source, group=group, alerts=alerts, title=envelope_title(data),
+        url=text(data, "externalURL")))

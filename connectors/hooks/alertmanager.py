@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rollback_advisor.alerts import AlertBatch
 from rollback_advisor.errors import InvalidInput
 
-from .alerting import envelope_alerts, envelope_group, envelope_title
-from .base import HookContext, Parsed, as_object, bearer, decode_json, guarded, same_secret, text
+from .alerting import envelope_parsed
+from .base import HookContext, Parsed, as_object, bearer, decode_json, same_secret
 
 
 class AlertmanagerParser:
@@ -38,12 +37,4 @@ class AlertmanagerParser:
             raise InvalidInput("version", version, 'Alertmanager webhook payload version "4" '
                                "(sent by every Alertmanager since 0.16); older formats are "
                                "not read")
-        group = envelope_group(data)
-        alerts = guarded("Alertmanager", lambda: envelope_alerts(data, context))
-        event = f"alerts {text(data, 'status') or 'unknown'}"
-        if not alerts:
-            return Parsed([], event, None, ignored="the notification carries no alert",
-                          raw=payload)
-        return Parsed([], event, None, raw=payload, alerts=AlertBatch(
-            source=self.name, group=group, alerts=alerts, title=envelope_title(data),
-            url=text(data, "externalURL")))
+        return envelope_parsed(payload, data, context, source=self.name, vendor="Alertmanager")

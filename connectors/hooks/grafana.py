@@ -19,19 +19,15 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from rollback_advisor.alerts import AlertBatch
-
-from .alerting import envelope_alerts, envelope_group, envelope_title
+from .alerting import envelope_parsed
 from .base import (
     HookContext,
     Parsed,
     as_object,
     bearer,
     decode_json,
-    guarded,
     header,
     same_secret,
-    text,
 )
 
 SIGNATURE = "X-Grafana-Alerting-Signature"
@@ -61,12 +57,4 @@ class GrafanaParser:
     def parse(self, headers: Mapping[str, str], body: bytes, context: HookContext) -> Parsed:
         payload = decode_json(body)
         data = as_object(payload, "body")
-        group = envelope_group(data)
-        alerts = guarded("Grafana", lambda: envelope_alerts(data, context))
-        event = f"alerts {text(data, 'status') or 'unknown'}"
-        if not alerts:
-            return Parsed([], event, None, ignored="the notification carries no alert",
-                          raw=payload)
-        return Parsed([], event, None, raw=payload, alerts=AlertBatch(
-            source=self.name, group=group, alerts=alerts, title=envelope_title(data),
-            url=text(data, "externalURL")))
+        return envelope_parsed(payload, data, context, source=self.name, vendor="Grafana")
