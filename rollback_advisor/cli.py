@@ -70,6 +70,7 @@ class _Group(click.Group):
         "hooks": "rollback_advisor.web.cli:hooks",
         "tokens": "rollback_advisor.web.cli:tokens",
         "notify": "rollback_advisor.web.cli:notify",
+        "incidents": "rollback_advisor.web.incident_cli:incidents",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

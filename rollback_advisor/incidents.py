@@ -114,6 +114,13 @@ class IncidentDesk:
             return None
 
 
+def incident_number(text: str) -> int:
+    """An incident id as typed or in a path; NotFound for anything no incident has."""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise NotFound(f"no incident {text[:40]!r} (incident ids are numbers)")
+    return int(text)
+
+
 def _known(graph: DependencyGraph | None, node: str) -> bool:
     if graph is None:
         return False

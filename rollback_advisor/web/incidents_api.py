@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput
 from ..incident_input import symptoms_from_body
+from ..incidents import incident_number
 from ..models import Incident, scope_from_dict
 from ..store.incidents import IncidentRecord
 from ..timeutil import parse_when, utc_now
@@ -48,13 +49,6 @@ def list_incidents() -> Any:
 def show_incident(incident_id: str) -> Any:
     return incident_body(services().incidents().tables.get(incident_number(incident_id)),
                          advice=True)
-
-
-def incident_number(text: str) -> int:
-    """An incident id from a path or an argument; NotFound for anything no incident has."""
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise NotFound(f"no incident {text[:40]!r} (incident ids are numbers)")
-    return int(text)
 
 
 @bp.post("")
