@@ -211,3 +211,33 @@ def test_grafana_signed_and_pagerduty_signed(app: Flask) -> None:
     shown = incident(app, r.get_json()["incident"]["id"])
     assert shown["target"] == "payment" and shown["external_id"] == "PFQZPSY"
     assert shown["url"] == "https://pig208.pagerduty.com/incidents/PFQZPSY"
+
+
+def test_open_by_hand_list_filter_and_paging(app: Flask) -> None:
+    client = app.test_client()
+    body = {"target": "frontend:POST /cart/checkout", "at": "2026-11-20T14:05:00Z",
+            "symptoms": [{"node": "checkout", "started_at": "2026-11-20T14:04:00Z"}],
+            "scope": {"region": ["eu-west-1"]}, "title": "checkout failing"}
+    assert_canonical_error(client.post("/api/v1/incidents", json=body, headers=token(app)), 403)
+    r = client.post("/api/v1/incidents", json=body, headers=token(app, "admin"))
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()
+    assert made["source"] == "manual" and made["symptoms"][0]["node"] == "checkout"
+    assert made["advice"][0]["change_id"] == "d-payment-142"
+    bad = client.post("/api/v1/incidents", json={"target": "x", "colour": 1},
+                      headers=token(app, "admin"))
+    assert assert_canonical_error(bad, 400)["details"]["field"] == "colour"
+    h = hook(app)
+    post(client, h, am_payload(alert("f1", {"service": "payment"}, "2026-11-20T15:00:00Z",
+                                     "resolved", "2026-11-20T15:10:00Z")))
+    read = token(app)
+    listed = client.get("/api/v1/incidents?limit=1", headers=read).get_json()
+    assert [i["target"] for i in listed["incidents"]] == ["payment"]  # latest onset first
+    assert listed["next_offset"] == 1 and "advice" not in listed["incidents"][0]
+    page2 = client.get("/api/v1/incidents?limit=1&offset=1", headers=read).get_json()
+    assert [i["id"] for i in page2["incidents"]] == [made["id"]]
+    opened = client.get("/api/v1/incidents?status=open", headers=read).get_json()
+    assert [i["id"] for i in opened["incidents"]] == [made["id"]]
+    assert_canonical_error(client.get("/api/v1/incidents?status=maybe", headers=read), 400)
+    assert_canonical_error(client.get("/api/v1/incidents/99", headers=read), 404)
+    assert_canonical_error(client.get("/api/v1/incidents/x1", headers=read), 404)
