@@ -118,9 +118,7 @@ class IncidentTables:
               default_environment: str, delivery: Mapping[str, Any] | None = None) -> Applied:
         """Apply an alert batch to its group's incident (opening it), atomically with the raw
         ``delivery`` row (``deliveries`` columns) when given."""
-        check_text(batch.group, "groupKey")
-        for alert in batch.alerts:
-            check_text(alert.key, "fingerprint", 512)
+        _check_batch(batch)
         now = datetime.now(UTC)
         digest = hashlib.sha256(batch.group.encode("utf-8", "surrogatepass")).hexdigest()
         fresh, opened = apply_batch(None, batch, graph, default_environment=default_environment,
@@ -263,6 +261,24 @@ class IncidentTables:
                  "doc": json.dumps(a.doc, sort_keys=True, default=str)} for a in alerts]
         if rows:
             conn.execute(incident_alerts.insert(), rows)
+
+
+def _check_batch(batch: AlertBatch) -> None:
+    """Refuse (InvalidInput, a 400) text either store cannot hold: NUL, lone surrogates."""
+    check_text(batch.group, "groupKey")
+    for value, name in ((batch.title, "title"), (batch.url, "url")):
+        if value is not None:
+            check_text(value, name)
+    for i, alert in enumerate(batch.alerts):
+        check_text(alert.key, f"alerts[{i}].fingerprint", 512)
+        for value, name in ((alert.name, "alertname"), (alert.service, "service"),
+                            (alert.endpoint, "endpoint"), (alert.environment, "environment"),
+                            (alert.summary, "summary"), (alert.url, "url")):
+            if value is not None:
+                check_text(value, f"alerts[{i}].{name}")
+        for key, value in alert.labels.items():
+            check_text(key, f"alerts[{i}].labels")
+            check_text(value, f"alerts[{i}].labels.{key}")
 
 
 def _incident_row(state: IncidentState, now: datetime) -> dict[str, Any]:

@@ -241,3 +241,13 @@ def test_open_by_hand_list_filter_and_paging(app: Flask) -> None:
     assert_canonical_error(client.get("/api/v1/incidents?status=maybe", headers=read), 400)
     assert_canonical_error(client.get("/api/v1/incidents/99", headers=read), 404)
     assert_canonical_error(client.get("/api/v1/incidents/x1", headers=read), 404)
+
+
+@pytest.mark.parametrize("bad", ["pay\x00ment", "\ud800"])
+def test_text_the_store_cannot_hold_is_a_400(app: Flask, bad: str) -> None:
+    h = hook(app)
+    payload = am_payload(alert("f1", {"service": bad}, "2026-11-20T14:05:00Z"))
+    body = json.dumps(payload).encode()  # ASCII escapes: the lone surrogate survives encoding
+    r = post(app.test_client(), h, body)
+    assert assert_canonical_error(r, 400)["details"]["field"].startswith("alerts[0]")
+    assert count(app) == 0
