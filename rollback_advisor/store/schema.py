@@ -99,6 +99,9 @@ hooks = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
     Column("labels", Text),  # alert hooks: JSON {field: labels} overrides (migration 0007)
+    # a signing secret the vendor generated (PagerDuty v3), Fernet-encrypted with a key
+    # derived from the server key (migration 0007); NULL for none
+    Column("vendor_secret", Text),
 )
 
 api_tokens = Table(

@@ -52,6 +52,7 @@ class HookRecord:
     created_us: int
     revoked_us: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)  # alert hooks' label overrides
+    vendor_secret: str | None = None  # encrypted (web/credentials.py), never shown
 
     @property
     def active(self) -> bool:
@@ -99,7 +100,7 @@ def delivery_values(*, hook_id: str, delivery_key: str, event: str, headers: Map
 def _hook(row: Any) -> HookRecord:
     return HookRecord(row.id, row.name, row.source, json.loads(row.mapping), row.environment,
                       row.nonce, row.created_us, row.revoked_us,
-                      json.loads(row.labels) if row.labels else {})
+                      json.loads(row.labels) if row.labels else {}, row.vendor_secret)
 
 
 class ServiceTables:
@@ -145,6 +146,15 @@ class ServiceTables:
             stmt = stmt.where(hooks.c.revoked_us.is_(None))
         with self.engine.connect() as conn:
             return [_hook(r) for r in conn.execute(stmt)]
+
+    def set_vendor_secret(self, hook_id: str, sealed: str | None) -> None:
+        """Store (or with None, forget) an active hook's encrypted vendor signing secret."""
+        with self._begin() as conn:
+            done = conn.execute(update(hooks).where(hooks.c.id == hook_id,
+                                                    hooks.c.revoked_us.is_(None))
+                                .values(vendor_secret=sealed)).rowcount
+        if not done:
+            raise NotFound(f"no active hook {hook_id!r} (see 'rollback-advisor hooks list')")
 
     def revoke_hook(self, hook_id: str) -> None:
         with self._begin() as conn:

@@ -153,6 +153,31 @@ def hooks_list(include_revoked: bool, fmt: str) -> None:
                    + (f"  map: {maps}" if maps else ""))
 
 
+@hooks.command("vendor-secret")
+@click.argument("hook_id")
+@click.option("--secret-env", help="Environment variable holding the signing secret the "
+              "vendor showed (PagerDuty: the v3 webhook subscription's secret). Never passed "
+              "as an argument: it would show in process lists.")
+@click.option("--clear", is_flag=True, help="Forget the stored vendor secret.")
+def hooks_vendor_secret(hook_id: str, secret_env: str | None, clear: bool) -> None:
+    """Store a signing secret the vendor generated, to verify its signatures (stored
+    encrypted with a key derived from the server key)."""
+    from .credentials import seal_vendor_secret
+
+    if clear == bool(secret_env):
+        raise InvalidInput("--secret-env", secret_env, "either --secret-env VAR or --clear")
+    sealed = None
+    if secret_env:
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise InvalidInput("--secret-env", secret_env, "the name of a set environment "
+                               "variable holding the vendor's signing secret")
+        sealed = seal_vendor_secret(require_server_key(_settings(), "hooks vendor-secret"),
+                                    hook_id, secret)
+    _tables().set_vendor_secret(hook_id, sealed)
+    click.echo(f"hook {hook_id}: vendor secret {'cleared' if clear else 'stored'}")
+
+
 @hooks.command("revoke")
 @click.argument("hook_id")
 def hooks_revoke(hook_id: str) -> None:
@@ -176,7 +201,10 @@ def alert_source_config(source: str, url: str, secret: str) -> str | None:
                 f"  (or Authentication Header Scheme Bearer, Credentials {secret})\n")
     if source == "pagerduty-incidents":
         return (f"PagerDuty > Integrations > Generic Webhooks (v3): URL {url}, event types "
-                f"incident.*\n  Custom header: Authorization = Bearer {secret}\n")
+                f"incident.*\n  then store the subscription's signing secret: "
+                f"PD_SECRET=... rollback-advisor hooks vendor-secret {url.rsplit('/', 1)[-1]} "
+                f"--secret-env PD_SECRET\n  (or add the custom header Authorization = "
+                f"Bearer {secret})\n")
     return None
 
 

@@ -76,6 +76,38 @@ def hook_secret(server_key: str | None, hook_id: str, nonce: str) -> str:
     return "whsec_" + base64.urlsafe_b64encode(mac.digest()).decode("ascii").rstrip("=")
 
 
+def _vendor_key(server_key: str, hook_id: str) -> bytes:
+    mac = hmac.new(server_key.encode("utf-8"), f"vendor-secret:{hook_id}".encode(),
+                   hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest())
+
+
+def seal_vendor_secret(server_key: str | None, hook_id: str, secret: str) -> str:
+    """Encrypt a signing secret a vendor generated (PagerDuty v3 shows one per webhook
+    subscription): it must be stored to verify signatures, so it is stored sealed with a key
+    derived from the server key (Fernet: AES-CBC and HMAC), never in clear."""
+    from cryptography.fernet import Fernet
+
+    if not server_key:
+        hook_secret(server_key, hook_id, "")  # the ConfigError explaining the missing key
+    assert server_key
+    if not secret or not secret.strip():
+        raise InvalidInput("secret", "", "the signing secret the vendor showed (non-empty)")
+    return Fernet(_vendor_key(server_key, hook_id)).encrypt(secret.strip().encode()).decode()
+
+
+def open_vendor_secret(server_key: str, hook_id: str, sealed: str | None) -> str | None:
+    """The vendor's signing secret, or None when none is stored or the server key changed."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    if not sealed:
+        return None
+    try:
+        return Fernet(_vendor_key(server_key, hook_id)).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
 def new_hook_id() -> str:
     return "h_" + secrets.token_hex(8)
 

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..errors import Conflict, InvalidInput, NotFound
-from .credentials import hook_secret
+from .credentials import hook_secret, open_vendor_secret
 from .errors import Unauthorized
 from .services import services
 
@@ -48,8 +48,10 @@ def deliver(hook_id: str) -> Any:
     parser = parser_for(hook.source)
     body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    secret = hook_secret(svc.server_key(), hook.id, hook.nonce)
-    if not parser.verify(headers, body, secret):
+    server = svc.server_key()  # the hook's own secret, and a vendor's (PagerDuty's) if stored
+    secrets = [hook_secret(server, hook.id, hook.nonce),
+               open_vendor_secret(server, hook.id, hook.vendor_secret)]
+    if not any(parser.verify(headers, body, s) for s in secrets if s):
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")

@@ -51,3 +51,17 @@ def test_alert_hook_register_prints_the_bearer_config(run) -> None:  # noqa: F81
     assert bad.exit_code == 1 and "--label" in bad.output
     deploy = run("hooks", "register", "x", "--source", "github", "--label", "service=app")
     assert deploy.exit_code == 1 and "alert hook" in deploy.output
+
+
+def test_vendor_secret_command(run, monkeypatch) -> None:  # noqa: F811
+    result = run("hooks", "register", "pd", "--source", "pagerduty-incidents", "--format",
+                 "json")
+    created = json.loads(next(x for x in result.output.splitlines() if x.startswith("{")))
+    assert f"hooks vendor-secret {created['id']}" in created["configure"]
+    monkeypatch.setenv("PD_SECRET", "from-pagerduty")
+    stored = run("hooks", "vendor-secret", created["id"], "--secret-env", "PD_SECRET")
+    assert stored.exit_code == 0 and "stored" in stored.output
+    assert "from-pagerduty" not in run("hooks", "list", "--format", "json").output
+    assert run("hooks", "vendor-secret", created["id"]).exit_code == 1
+    assert run("hooks", "vendor-secret", "h_nope", "--clear").exit_code == 1
+    assert run("hooks", "vendor-secret", created["id"], "--clear").exit_code == 0

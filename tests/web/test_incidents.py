@@ -251,3 +251,30 @@ def test_text_the_store_cannot_hold_is_a_400(app: Flask, bad: str) -> None:
     r = post(app.test_client(), h, body)
     assert assert_canonical_error(r, 400)["details"]["field"].startswith("alerts[0]")
     assert count(app) == 0
+
+
+def test_pagerduty_vendor_secret_verifies_the_published_vector(app: Flask) -> None:
+    """PagerDuty generates the subscription's secret: stored sealed, it verifies PagerDuty's
+    own signature (the published go-pagerduty vector)."""
+    from rollback_advisor.web.credentials import open_vendor_secret, seal_vendor_secret
+
+    vector = "lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK"
+    signature = "v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd"
+    raw = (ALERTS / "pagerduty-webhooks-v3-go-pagerduty/"
+                    "incident.priority_updated.signed-body.json").read_bytes()
+    p = hook(app, "pagerduty-incidents", mapping={"API Service": "payment"})
+    client = app.test_client()
+    assert_canonical_error(post(client, p, raw, headers={"X-PagerDuty-Signature": signature}),
+                           401)  # no vendor secret stored yet
+    sealed = seal_vendor_secret(SERVER_KEY, p["id"], vector)
+    assert vector not in sealed and open_vendor_secret(SERVER_KEY, p["id"], sealed) == vector
+    assert open_vendor_secret("another-key", p["id"], sealed) is None
+    with app.app_context():
+        services().tables.set_vendor_secret(p["id"], sealed)
+        services().forget_hook(p["id"])
+    r = post(client, p, raw, headers={"X-PagerDuty-Signature": signature})
+    assert r.status_code == 201, r.get_json()
+    shown = incident(app, r.get_json()["incident"]["id"])
+    assert shown["target"] == "payment" and shown["external_id"] == "PGR0VU2"
+    wrong = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5"
+    assert_canonical_error(post(client, p, raw, headers={"X-PagerDuty-Signature": wrong}), 401)

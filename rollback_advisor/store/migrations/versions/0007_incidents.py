@@ -4,7 +4,9 @@
 alert group key, is what keeps a redelivered or concurrently delivered group from opening a
 second incident. ``incident_alerts`` keeps each alert of the group as last reported (the
 symptoms are derived from it); ``incident_advice`` keeps every advice computed, oldest first.
-``hooks.labels`` holds an alert hook's label overrides (JSON, NULL for none).
+``hooks.labels`` holds an alert hook's label overrides (JSON, NULL for none);
+``hooks.vendor_secret`` a signing secret the vendor generated (PagerDuty's), encrypted with a
+key derived from the server key.
 
 Revision ID: 0007
 Revises: 0006
@@ -30,6 +32,7 @@ def _id() -> sa.Column:  # type: ignore[type-arg]
 def upgrade() -> None:
     with op.batch_alter_table("hooks") as batch:
         batch.add_column(sa.Column("labels", sa.Text))
+        batch.add_column(sa.Column("vendor_secret", sa.Text))
     op.create_table(
         "incidents", _id(),
         sa.Column("title", sa.String(512)),
@@ -83,4 +86,5 @@ def downgrade() -> None:
     op.drop_index("ix_incidents_status_started", "incidents")
     op.drop_table("incidents")
     with op.batch_alter_table("hooks") as batch:
+        batch.drop_column("vendor_secret")
         batch.drop_column("labels")
