@@ -91,3 +91,23 @@ def test_racing_writers_open_one_incident(store_url: str) -> None:
     assert sorted(r.outcome.opened for r in results) == [False, True]
     for s in stores:
         s.close()
+
+
+def test_migration_0007_keeps_existing_hooks(store_url: str) -> None:
+    """Hooks registered before 0007 load with no label overrides and no vendor secret."""
+    from sqlalchemy import text
+
+    from rollback_advisor.store.service_tables import ServiceTables
+
+    from .revisions import at_revision
+
+    with at_revision(store_url, "0006") as conn:
+        conn.execute(text("INSERT INTO hooks (id, name, source, mapping, environment, nonce, "
+                          "created_us) VALUES ('h_old', 'ci', 'github', '{\"a/b\": \"b\"}', "
+                          "NULL, 'n', 1)"))
+    store = Store(store_url)
+    (old,) = ServiceTables(store).list_hooks()
+    assert (old.id, dict(old.mapping), dict(old.labels), old.vendor_secret) == (
+        "h_old", {"a/b": "b"}, {}, None)
+    assert IncidentTables(store).count() == 0
+    store.close()
