@@ -74,6 +74,7 @@ class _Group(click.Group):
         "tokens": "rollback_advisor.web.cli:tokens",
         "notify": "rollback_advisor.web.cli:notify",
         "deliveries": "rollback_advisor.web.replay:deliveries",
+        "incidents": "rollback_advisor.web.incident_cli:incidents",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from rollback_advisor.alerts import AlertBatch
 from rollback_advisor.environments import EnvironmentRules
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import DEFAULT_ENVIRONMENT, Change, change_from_dict
@@ -43,6 +44,7 @@ class HookContext:
     environment: str | None = None  # only events of this environment are stored; None = all
     repo_map: Mapping[str, str] = field(default_factory=dict)  # the graph's repo: annotations
     environments: EnvironmentRules = field(default_factory=EnvironmentRules)  # environment_map
+    labels: Mapping[str, str] = field(default_factory=dict)  # alert hooks: label overrides
 
     def target(self) -> Target:
         """How this hook names what a vendor object changed (see ``connectors.objects``):
@@ -62,6 +64,7 @@ class Parsed:
     ignored: str | None = None
     raw: Any = None
     stored_body: bytes | None = None  # what to keep of the body when not all of it (a secret)
+    alerts: AlertBatch | None = None  # alert hooks: the group and its alerts (no changes)
 
 
 @runtime_checkable
@@ -114,6 +117,12 @@ def verify_prefixed_hmac(value: str | None, body: bytes, secret: str, prefix: st
     if not value or not secret or not value.startswith(prefix):
         return False
     return same_secret(value[len(prefix):].strip().lower(), _hmac_hex(body, secret))
+
+
+def bearer(headers: Mapping[str, str]) -> str | None:
+    """The credentials of ``Authorization: Bearer <credentials>``, else None."""
+    scheme, _, value = (header(headers, "Authorization") or "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
 
 
 def verify_own_signature(headers: Mapping[str, str], body: bytes, secret: str) -> bool:

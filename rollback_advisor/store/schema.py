@@ -101,6 +101,10 @@ hooks = Table(
     Column("nonce", String(64), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
+    Column("labels", Text),  # alert hooks: JSON {field: labels} overrides (migration 0007)
+    # a signing secret the vendor generated (PagerDuty v3), Fernet-encrypted with a key
+    # derived from the server key (migration 0007); NULL for none
+    Column("vendor_secret", Text),
 )
 
 api_tokens = Table(
@@ -170,4 +174,58 @@ verdicts = Table(
     Column("kind", String(32)),
     Column("source", String(128)),
     Column("recorded_us", BigInteger, nullable=False),
+)
+
+# -- incidents (migration 0010) ----------------------------------------------------------------
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("title", String(512)),
+    Column("target", String(512), nullable=False),
+    Column("environment", String(128), nullable=False),
+    Column("scope", Text),  # JSON label -> values, NULL when unknown
+    Column("started_us", BigInteger, nullable=False),  # the earliest onset
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("resolved_us", BigInteger),
+    Column("source", String(32), nullable=False),  # the hook's source, or manual
+    Column("hook_id", String(64)),
+    Column("external_id", Text),  # the alert group key, the PagerDuty incident id
+    # hex SHA-256 of external_id: UNIQUE per hook, so a group opens one incident however
+    # often (or however concurrently) it is delivered
+    Column("external_sha256", String(64)),
+    Column("url", Text),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    UniqueConstraint("hook_id", "external_sha256", name="uq_incidents_hook_external"),
+    Index("ix_incidents_status_started", "status", "started_us"),
+)
+
+incident_alerts = Table(
+    "incident_alerts", metadata,
+    Column("incident_id", _ID, ForeignKey("incidents.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(512), primary_key=True),  # fingerprint / id within the group
+    Column("node", String(512)),
+    Column("known", Boolean, nullable=False),  # the graph knew the node when it arrived
+    Column("firing", Boolean, nullable=False),
+    Column("starts_us", BigInteger, nullable=False),
+    Column("ends_us", BigInteger),
+    Column("doc", Text, nullable=False),  # the alert as last reported (JSON)
+)
+
+incident_advice = Table(
+    "incident_advice", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("incident_id", _ID, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("trigger", String(32), nullable=False),  # opened | symptom_added | ... | manual
+    Column("decision", String(16)),
+    Column("confidence", Float),
+    Column("change_id", String(512)),  # the top suspect
+    Column("error", Text),  # why no advice could be computed
+    Column("advice", Text),  # Advice.to_dict() as JSON
+    Index("ix_incident_advice_incident", "incident_id", "id"),
 )

@@ -53,6 +53,8 @@ class HookRecord:
     nonce: str
     created_us: int
     revoked_us: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # alert hooks' label overrides
+    vendor_secret: str | None = None  # encrypted (web/credentials.py), never shown
 
     @property
     def active(self) -> bool:
@@ -62,7 +64,8 @@ class HookRecord:
         """What the API and CLI show: never the nonce (half of the secret's derivation)."""
         return {"id": self.id, "name": self.name, "source": self.source,
                 "mapping": dict(self.mapping), "environment": self.environment,
-                "created_us": self.created_us, "revoked": not self.active}
+                "labels": dict(self.labels), "created_us": self.created_us,
+                "revoked": not self.active}
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,22 @@ def attach_delivery(changes: Iterable[Change], hook_id: str, delivery_key: str) 
             for c in changes]
 
 
+def delivery_values(*, hook_id: str, delivery_key: str, event: str, headers: Mapping[str, str],
+                    body: bytes, change_ids: list[str]) -> dict[str, Any]:
+    """The ``deliveries`` row of one raw delivery (a deploy hook's or an alert hook's)."""
+    check_text(delivery_key, "delivery key")  # from a payload (a CloudEvents id): any text
+    check_text(event, "event")
+    return {"hook_id": hook_id, "delivery_key": delivery_key,
+            "key_sha256": hashlib.sha256(delivery_key.encode("utf-8")).hexdigest(),
+            "event": event[:128],
+            "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
+            "body": bytes(body), "outcome": "stored", "change_ids": json.dumps(change_ids)}
+
+
 def _hook(row: Any) -> HookRecord:
     return HookRecord(row.id, row.name, row.source, json.loads(row.mapping), row.environment,
-                      row.nonce, row.created_us, row.revoked_us)
+                      row.nonce, row.created_us, row.revoked_us,
+                      json.loads(row.labels) if row.labels else {}, row.vendor_secret)
 
 
 class ServiceTables:
@@ -120,7 +136,8 @@ class ServiceTables:
     # -- hooks ------------------------------------------------------------------------------
 
     def add_hook(self, *, hook_id: str, name: str, source: str, mapping: Mapping[str, str],
-                 environment: str | None, nonce: str) -> HookRecord:
+                 environment: str | None, nonce: str,
+                 labels: Mapping[str, str] | None = None) -> HookRecord:
         # Which sources exist is the parsers' business (connectors.hooks): the surfaces check
         # ``source`` before calling, so the core never copies that list.
         if not name or not name.strip():
@@ -132,12 +149,13 @@ class ServiceTables:
             check_text(repo, "map")
             check_text(node, f"map.{repo}", MAX_LENGTHS["service"])
         record = HookRecord(hook_id, name.strip(), source, dict(mapping), environment, nonce,
-                            _now_us())
+                            _now_us(), labels=dict(labels or {}))
         with self._begin() as conn:
             conn.execute(hooks.insert().values(
                 id=record.id, name=record.name, source=source,
                 mapping=json.dumps(record.mapping, sort_keys=True), environment=environment,
-                nonce=nonce, created_us=record.created_us))
+                nonce=nonce, created_us=record.created_us,
+                labels=json.dumps(record.labels, sort_keys=True) if record.labels else None))
         return record
 
     def get_hook(self, hook_id: str) -> HookRecord | None:
@@ -151,6 +169,15 @@ class ServiceTables:
             stmt = stmt.where(hooks.c.revoked_us.is_(None))
         with self.engine.connect() as conn:
             return [_hook(r) for r in conn.execute(stmt)]
+
+    def set_vendor_secret(self, hook_id: str, sealed: str | None) -> None:
+        """Store (or with None, forget) an active hook's encrypted vendor signing secret."""
+        with self._begin() as conn:
+            done = conn.execute(update(hooks).where(hooks.c.id == hook_id,
+                                                    hooks.c.revoked_us.is_(None))
+                                .values(vendor_secret=sealed)).rowcount
+        if not done:
+            raise NotFound(f"no active hook {hook_id!r} (see 'rollback-advisor hooks list')")
 
     def revoke_hook(self, hook_id: str) -> None:
         with self._begin() as conn:
@@ -205,14 +232,8 @@ class ServiceTables:
                 is stored, the delivery included.
         """
         items = list(changes)
-        check_text(delivery_key, "delivery key")  # from a payload (a CloudEvents id): any text
-        check_text(event, "event")
-        values = {"hook_id": hook_id, "delivery_key": delivery_key,
-                  "key_sha256": hashlib.sha256(delivery_key.encode("utf-8")).hexdigest(),
-                  "event": event[:128],
-                  "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
-                  "body": bytes(body), "outcome": "stored",
-                  "change_ids": json.dumps([c.id for c in items])}
+        values = delivery_values(hook_id=hook_id, delivery_key=delivery_key, event=event,
+                                 headers=headers, body=body, change_ids=[c.id for c in items])
         if self.store.dialect == "postgresql" and not redeploys_within(items):
             done = self._store_delivery_pg(values, items, hook_owner(hook_id))
             if done is not None:

@@ -163,7 +163,7 @@ def graph() -> Any:
 @require("admin")
 def create_hook() -> Any:
     data = json_body()
-    known = {"name", "source", "map", "environment"}
+    known = {"name", "source", "map", "environment", "labels"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidInput(unknown[0], data[unknown[0]], "no such field; known: "
@@ -174,10 +174,14 @@ def create_hook() -> Any:
     if not isinstance(mapping, Mapping) or not all(
             isinstance(k, str) and k and isinstance(v, str) and v for k, v in mapping.items()):
         raise InvalidInput("map", mapping, "an object of repo/project -> graph node (strings)")
+    labels = data.get("labels") or {}
+    if not isinstance(labels, Mapping):
+        raise InvalidInput("labels", labels, "an object of FIELD -> LABEL[,LABEL...]")
     svc = services()
     created = register_hook(tables=svc.tables, server_key=svc.server_key(),
                             base_url=svc.public_url(), name=name or "", source=str(source or ""),
-                            mapping=mapping, environment=_text(data, "environment"))
+                            mapping=mapping, environment=_text(data, "environment"),
+                            labels=labels)
     return created, 201
 
 

@@ -18,6 +18,7 @@ from ..store.service_tables import ServiceTables
 from .api import bp as api_bp
 from .errors import MAX_BYTES, register_error_handlers
 from .hooks import bp as hooks_bp
+from .incidents_api import bp as incidents_bp
 from .metrics import Metrics
 from .ops import bp as ops_bp
 from .services import EXTENSION, Services, services
@@ -39,6 +40,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.extensions[EXTENSION] = Services(settings, store, ServiceTables(store), Metrics())
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(incidents_bp)
     app.register_blueprint(hooks_bp)
     app.register_blueprint(slack_bp)
     app.register_blueprint(ops_bp)

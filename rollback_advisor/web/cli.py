@@ -19,6 +19,7 @@ import click
 
 from connectors.hooks import PARSERS
 
+from ..alerts import parse_overrides
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..incident_input import scope_from_texts
@@ -99,11 +100,16 @@ def hooks() -> None:
 @click.option("--map", "maps", multiple=True, metavar="REPO=NODE",
               help="Map a repository/project/service name to a graph node (repeatable).")
 @click.option("--environment", help="Store only events of this environment; events naming "
-              "none get it.")
+              "none get it. Alert hooks: the environment of alerts naming none.")
+@click.option("--label", "labels", multiple=True, metavar="FIELD=LABEL[,LABEL...]",
+              help="Alert hooks: which alert labels give FIELD (service, endpoint, "
+                   "environment, scope.<label>), e.g. service=app, scope.region=aws_region "
+                   "(repeatable; see docs/incidents.md).")
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def hooks_register(name: str, source: str, maps: tuple[str, ...], environment: str | None,
-                   fmt: str) -> None:
-    """Register a hook and print its id, URL and secret (shown this once only)."""
+                   labels: tuple[str, ...], fmt: str) -> None:
+    """Register a hook and print its id, URL and secret (shown this once only), and for an
+    alert hook what to configure in the alert source."""
     mapping: dict[str, str] = {}
     for item in maps:
         repo, sep, node = item.partition("=")
@@ -113,14 +119,19 @@ def hooks_register(name: str, source: str, maps: tuple[str, ...], environment: s
     server_key = require_server_key(_settings(), "hooks register")
     created = register_hook(tables=_tables(), server_key=server_key,
                             base_url=_base_url(), name=name, source=source, mapping=mapping,
-                            environment=environment)
+                            environment=environment, labels=parse_overrides(labels, "--label"))
+    configure = alert_source_config(source, created["url"], created["secret"])
     if fmt == "json":
         click.echo(json.dumps({"id": created["id"], "url": created["url"],
-                               "secret": created["secret"]}))
+                               "secret": created["secret"],
+                               **({"configure": configure} if configure else {})}))
         return
     click.echo(f"hook {created['id']} ({source}) registered")
     click.echo(f"url:    {created['url']}")
     click.echo(f"secret: {created['secret']}")
+    if configure:
+        click.echo("configure the alert source with:")
+        click.echo(configure.rstrip())
     click.echo("the secret is shown only now: store it in your CI's secret store")
 
 
@@ -142,12 +153,59 @@ def hooks_list(include_revoked: bool, fmt: str) -> None:
                    + (f"  map: {maps}" if maps else ""))
 
 
+@hooks.command("vendor-secret")
+@click.argument("hook_id")
+@click.option("--secret-env", help="Environment variable holding the signing secret the "
+              "vendor showed (PagerDuty: the v3 webhook subscription's secret). Never passed "
+              "as an argument: it would show in process lists.")
+@click.option("--clear", is_flag=True, help="Forget the stored vendor secret.")
+def hooks_vendor_secret(hook_id: str, secret_env: str | None, clear: bool) -> None:
+    """Store a signing secret the vendor generated, to verify its signatures (stored
+    encrypted with a key derived from the server key)."""
+    from .credentials import seal_vendor_secret
+
+    if clear == bool(secret_env):
+        raise InvalidInput("--secret-env", secret_env, "either --secret-env VAR or --clear")
+    sealed = None
+    if secret_env:
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise InvalidInput("--secret-env", secret_env, "the name of a set environment "
+                               "variable holding the vendor's signing secret")
+        sealed = seal_vendor_secret(require_server_key(_settings(), "hooks vendor-secret"),
+                                    hook_id, secret)
+    _tables().set_vendor_secret(hook_id, sealed)
+    click.echo(f"hook {hook_id}: vendor secret {'cleared' if clear else 'stored'}")
+
+
 @hooks.command("revoke")
 @click.argument("hook_id")
 def hooks_revoke(hook_id: str) -> None:
     """Revoke a hook: its deliveries are refused (404) from now on."""
     _tables().revoke_hook(hook_id)
     click.echo(f"hook {hook_id} revoked")
+
+
+def alert_source_config(source: str, url: str, secret: str) -> str | None:
+    """What to paste into the alert source for a hook of ``source`` (None for deploy hooks)."""
+    if source == "alertmanager":
+        return (f"# alertmanager.yml\nreceivers:\n  - name: rollback-advisor\n"
+                f"    webhook_configs:\n      - url: {url}\n        send_resolved: true\n"
+                f"        http_config:\n          authorization:\n            type: Bearer\n"
+                f"            credentials: {secret}\n")
+    if source == "grafana":
+        return (f"Grafana contact point, integration Webhook: URL {url}\n"
+                f"  Optional settings > HMAC Signature: Secret {secret}, Header "
+                f"X-Grafana-Alerting-Signature, Timestamp Header "
+                f"X-Grafana-Alerting-Signature-Timestamp\n"
+                f"  (or Authentication Header Scheme Bearer, Credentials {secret})\n")
+    if source == "pagerduty-incidents":
+        return (f"PagerDuty > Integrations > Generic Webhooks (v3): URL {url}, event types "
+                f"incident.*\n  then store the subscription's signing secret: "
+                f"PD_SECRET=... rollback-advisor hooks vendor-secret {url.rsplit('/', 1)[-1]} "
+                f"--secret-env PD_SECRET\n  (or add the custom header Authorization = "
+                f"Bearer {secret})\n")
+    return None
 
 
 # -- tokens -----------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.hooks import parser_for
+from connectors.hooks import ALERT_SOURCES, parser_for
 
+from ..alerts import parse_overrides
 from ..errors import ConfigError, InvalidInput
 
 TOKEN_PREFIX = "ra_"
@@ -75,23 +76,61 @@ def hook_secret(server_key: str | None, hook_id: str, nonce: str) -> str:
     return "whsec_" + base64.urlsafe_b64encode(mac.digest()).decode("ascii").rstrip("=")
 
 
+def _vendor_key(server_key: str, hook_id: str) -> bytes:
+    mac = hmac.new(server_key.encode("utf-8"), f"vendor-secret:{hook_id}".encode(),
+                   hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest())
+
+
+def seal_vendor_secret(server_key: str | None, hook_id: str, secret: str) -> str:
+    """Encrypt a signing secret a vendor generated (PagerDuty v3 shows one per webhook
+    subscription): it must be stored to verify signatures, so it is stored sealed with a key
+    derived from the server key (Fernet: AES-CBC and HMAC), never in clear."""
+    from cryptography.fernet import Fernet
+
+    if not server_key:
+        hook_secret(server_key, hook_id, "")  # the ConfigError explaining the missing key
+    assert server_key
+    if not secret or not secret.strip():
+        raise InvalidInput("secret", "", "the signing secret the vendor showed (non-empty)")
+    return Fernet(_vendor_key(server_key, hook_id)).encrypt(secret.strip().encode()).decode()
+
+
+def open_vendor_secret(server_key: str, hook_id: str, sealed: str | None) -> str | None:
+    """The vendor's signing secret, or None when none is stored or the server key changed."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    if not sealed:
+        return None
+    try:
+        return Fernet(_vendor_key(server_key, hook_id)).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
 def new_hook_id() -> str:
     return "h_" + secrets.token_hex(8)
 
 
 def register_hook(*, tables: Any, server_key: str | None, base_url: str, name: str,
-                  source: str, mapping: Mapping[str, str], environment: str | None
-                  ) -> dict[str, Any]:
+                  source: str, mapping: Mapping[str, str], environment: str | None,
+                  labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Register a hook and return ``{"id", "url", "secret"}``: the only time the secret exists
-    outside a request's memory."""
+    outside a request's memory. ``labels`` (alert sources only) overrides which alert labels
+    name the node, endpoint, environment and scope (``rollback_advisor.alerts``)."""
     parser_for(source)  # InvalidInput naming the known sources
+    if labels and source not in ALERT_SOURCES:
+        raise InvalidInput("labels", dict(labels), "label overrides only on an alert hook ("
+                           + ", ".join(sorted(ALERT_SOURCES)) + ")")
+    labels = parse_overrides(labels or {})
     hook_id, nonce = new_hook_id(), new_nonce()
     secret = hook_secret(server_key, hook_id, nonce)  # fails before storing without a key
     record = tables.add_hook(hook_id=hook_id, name=name, source=source, mapping=mapping,
-                             environment=environment, nonce=nonce)
+                             environment=environment, nonce=nonce, labels=labels)
     return {"id": record.id, "url": f"{base_url.rstrip('/')}/hooks/{record.id}",
             "secret": secret, "name": record.name, "source": record.source,
-            "mapping": dict(record.mapping), "environment": record.environment}
+            "mapping": dict(record.mapping), "environment": record.environment,
+            "labels": dict(record.labels)}
 
 
 def create_token(*, tables: Any, scope: str, name: str | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from flask import Blueprint, request
 from ..config import Settings
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store.service_tables import HookRecord, attach_delivery
-from .credentials import hook_secret
+from .credentials import hook_secret, open_vendor_secret
 from .errors import Unauthorized
 from .services import services
 
@@ -28,7 +28,7 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-gitlab-token", "x-hub-signature",
                             "x-hub-signature-256", "x-rollback-advisor-signature",
                             "x-slack-signature", "proxy-authorization",
-                            "x-pagerduty-signature"})
+                            "x-pagerduty-signature", "x-grafana-alerting-signature"})
 
 
 def kept_headers() -> dict[str, str]:
@@ -49,8 +49,10 @@ def deliver(hook_id: str) -> Any:
     parser = parser_for(hook.source)
     body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    secret = hook_secret(svc.server_key(), hook.id, hook.nonce)
-    if not parser.verify(headers, body, secret):
+    server = svc.server_key()  # the hook's own secret, and a vendor's (PagerDuty's) if stored
+    secrets = [hook_secret(server, hook.id, hook.nonce),
+               open_vendor_secret(server, hook.id, hook.vendor_secret)]
+    if not any(parser.verify(headers, body, s) for s in secrets if s):
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
@@ -65,6 +67,8 @@ def deliver(hook_id: str) -> Any:
         return {"status": "ignored", "event": parsed.event, "reason": parsed.ignored,
                 "changes": []}
     key = parsed.delivery_key or "sha256:" + hashlib.sha256(body).hexdigest()
+    if parsed.alerts is not None:
+        return _deliver_alerts(svc, hook.id, hook.source, parsed, key, body)
     changes = attach_delivery(parsed.changes, hook.id, key)
     try:
         result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
@@ -91,7 +95,30 @@ def hook_context(hook: HookRecord, settings: Settings, graph: Callable[[], Any])
 
     return HookContext(hook_id=hook.id, source=hook.source, mapping=hook.mapping,
                        environment=hook.environment, repo_map=_repo_map(graph, hook.source),
-                       environments=settings.environment_map)
+                       environments=settings.environment_map, labels=hook.labels)
+
+
+def _deliver_alerts(svc: Any, hook_id: str, source: str, parsed: Any, key: str,
+                    body: bytes) -> Any:
+    """An alert delivery: the raw delivery and the incident update in one transaction; a
+    redelivery answers ``duplicate`` and changes nothing (rollback_advisor.incidents)."""
+    from ..store.service_tables import delivery_values
+
+    delivery = delivery_values(hook_id=hook_id, delivery_key=key, event=parsed.event,
+                               headers=kept_headers(), body=parsed.stored_body or body,
+                               change_ids=[])
+    applied = svc.incidents().receive(hook_id=hook_id, batch=parsed.alerts, delivery=delivery)
+    if applied.duplicate:
+        svc.metrics.deliveries.labels(source, "duplicate").inc()
+        return {"status": "duplicate", "event": parsed.event, "delivery_key": key,
+                "changes": []}
+    svc.metrics.deliveries.labels(source, "stored").inc()
+    incident, outcome = applied.incident, applied.outcome
+    return {"status": "stored", "event": parsed.event, "delivery_key": key, "changes": [],
+            "incident": {"id": incident.id, "status": incident.state.status,
+                         "opened": outcome.opened, "symptoms_added": list(outcome.added),
+                         "resolved": outcome.resolved, "reopened": outcome.reopened,
+                         "advised": outcome.advise is not None}}, 201
 
 
 def _repo_map(graph: Callable[[], Any], source: str) -> Mapping[str, str]:
@@ -108,6 +135,12 @@ def _repo_map(graph: Callable[[], Any], source: str) -> Mapping[str, str]:
 
 def _signature_hint(source: str) -> str:
     return {"github": "GitHub signs with X-Hub-Signature-256 when the webhook has this secret",
-            "gitlab": "GitLab sends the secret token as X-Gitlab-Token"}.get(
+            "gitlab": "GitLab sends the secret token as X-Gitlab-Token",
+            "alertmanager": "configure http_config.authorization (type Bearer, the hook's "
+                            "secret as credentials)",
+            "grafana": "set the contact point's HMAC secret (X-Grafana-Alerting-Signature) or "
+                       "its Authorization header (Bearer, the hook's secret)",
+            "pagerduty-incidents": "PagerDuty signs with X-PagerDuty-Signature: v1=...; or "
+                                   "add the custom header Authorization: Bearer <secret>"}.get(
         source, "sign the body with X-Rollback-Advisor-Signature: sha256=<hex HMAC-SHA256>, "
                 "as 'rollback-advisor notify' does")

@@ -142,16 +142,48 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["name", "source"], "additionalProperties": False,
         "properties": {"name": {"type": "string", "minLength": 1},
                        "source": {"enum": ["generic", "github", "gitlab", "cdevents",
-                                           "pagerduty"]},
+                                           "pagerduty", "alertmanager", "grafana",
+                                           "pagerduty-incidents"]},
                        "map": {"type": "object", "additionalProperties": {"type": "string"},
-                               "description": "repo/project -> graph node"},
+                               "description": "repo/project (alert hooks: the node label's "
+                                              "value) -> graph node"},
+                       "labels": {"type": "object", "additionalProperties": _STR,
+                                  "description": "Alert hooks only: FIELD -> LABEL[,LABEL...], "
+                                                 "FIELD service, endpoint, environment or "
+                                                 "scope.<label> (docs/incidents.md)."},
                        "environment": _STR}},
     "HookCreated": {"type": "object", "required": ["id", "url", "secret"],
                     "properties": {"id": _STR, "url": _STR, "secret": {
                         "type": "string", "description": "Shown once; never retrievable."}}},
     "Delivery": {"type": "object", "required": ["status", "event", "changes"], "properties": {
         "status": {"enum": ["stored", "duplicate", "ignored"]}, "event": _STR,
-        "reason": _STR, "delivery_key": _STR, "changes": {"type": "array", "items": _STR}}},
+        "reason": _STR, "delivery_key": _STR, "changes": {"type": "array", "items": _STR},
+        "incident": {"type": "object", "description": "Alert hooks: the incident opened or "
+                                                      "updated."}}},
+    "Incident": {"type": "object", "required": ["id", "target", "symptoms", "environment",
+                                                "started_at", "status", "source", "alerts"],
+                 "properties": {
+                     "id": {"type": "integer"}, "title": {"type": ["string", "null"]},
+                     "target": _STR, "symptoms": {"type": "array", "items": _OBJ},
+                     "scope": {"type": ["object", "null"]}, "environment": _STR,
+                     "started_at": _STR, "status": {"enum": ["open", "resolved"]},
+                     "resolved_at": {"type": ["string", "null"]}, "source": _STR,
+                     "external_id": {"type": ["string", "null"]},
+                     "url": {"type": ["string", "null"]},
+                     "alerts": {"type": "array", "items": _OBJ},
+                     "advice": {"type": "array", "items": {
+                         "type": "object", "required": ["at", "trigger", "decision",
+                                                        "confidence", "change_id", "error"],
+                         "properties": {"at": _STR, "trigger": _STR,
+                                        "decision": {"type": ["string", "null"]},
+                                        "error": {"type": ["string", "null"]}}}}}},
+    "IncidentRequest": {
+        "type": "object", "required": ["target"], "additionalProperties": False,
+        "properties": {"target": {"type": "string", "minLength": 1}, "at": _STR,
+                       "environment": _STR, "title": _STR,
+                       "symptoms": {"type": "array", "maxItems": 100,
+                                    "items": {"$ref": "#/components/schemas/Symptom"}},
+                       "scope": {"$ref": "#/components/schemas/Scope"}}},
 }
 
 
@@ -238,17 +270,50 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
             "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
             "responses": {"200": _json("Revoked.", _OBJ), **_AUTH,
                           "404": _error("No such active hook.")}}},
+        "/api/v1/incidents": {
+            "get": {"summary": "Incidents, the latest onset first (without advice).",
+                    "security": read,
+                    "parameters": [
+                        _q("status", {"enum": ["open", "resolved"]}, "Only this status."),
+                        _q("limit", {"type": "integer", "minimum": 1, "maximum": 500},
+                           "Page size (default 50)."),
+                        _q("offset", {"type": "integer", "minimum": 0, "maximum": 10000000},
+                           "Rows to skip.")],
+                    "responses": {"200": _json("A page of incidents.", {
+                        "type": "object", "required": ["incidents", "limit", "offset",
+                                                       "next_offset"],
+                        "properties": {"incidents": {"type": "array", "items": {
+                            "$ref": "#/components/schemas/Incident"}},
+                            "next_offset": {"type": ["integer", "null"]}}}), **read_errors}},
+            "post": {"summary": "Open an incident by hand; its advice is computed and kept.",
+                     "security": admin,
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/IncidentRequest"}}}},
+                     "responses": {"201": _json("Opened, with its first advice (an error "
+                                                "entry when none could be computed).",
+                                                {"$ref": "#/components/schemas/Incident"}),
+                                   **_COMMON, **_AUTH}}},
+        "/api/v1/incidents/{incident_id}": {"get": {
+            "summary": "One incident with its alerts and advice history (oldest first).",
+            "security": read,
+            "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": _json("The incident.",
+                                       {"$ref": "#/components/schemas/Incident"}),
+                          **read_errors, "404": _error("No such incident.")}}},
         "/hooks/{hook_id}": {"post": {
             "operationId": "deliver",
             "summary": "A delivery: canonical events (X-Rollback-Advisor-Signature), GitHub "
-                       "(X-Hub-Signature-256), GitLab (X-Gitlab-Token), CDEvents, PagerDuty.",
+                       "(X-Hub-Signature-256), GitLab (X-Gitlab-Token), CDEvents, PagerDuty; "
+                       "alerts from Alertmanager (Bearer), Grafana (HMAC or Bearer) and "
+                       "PagerDuty v3 (X-PagerDuty-Signature) open incidents.",
             "security": [],
             "parameters": [{"name": "hook_id", "in": "path", "required": True, "schema": _STR}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {
                 "200": _json("Duplicate (already stored) or ignored (with the reason).",
                              {"$ref": "#/components/schemas/Delivery"}),
-                "201": _json("Stored with its changes.",
+                "201": _json("Stored with its changes (or its incident update).",
                              {"$ref": "#/components/schemas/Delivery"}),
                 **_COMMON, "401": _error("Bad or missing signature: nothing stored."),
                 "404": _error("No such active hook (or hooks are off: no server key)."),

@@ -22,8 +22,10 @@ from ..advisor import Advice, Advisor
 from ..config import Settings
 from ..errors import InvalidInput
 from ..incident_input import scope_from_texts, symptoms_from_body, symptoms_from_texts
+from ..incidents import IncidentDesk
 from ..models import MAX_LENGTHS, Incident, check_text, scope_from_dict
 from ..store import Store
+from ..store.incidents import AdviceEntry, IncidentRecord
 from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
 from ..timeutil import parse_duration, parse_when, utc_now
@@ -102,6 +104,17 @@ class Services:
                             symptoms=symptoms, scope=scope)
         # connectors' sources on the incident's paths sync first, under sync.pull_deadline
         return self.freshness.advise(advisor.advise, advisor.graph(), incident)
+
+    def incidents(self) -> IncidentDesk:
+        """The incident desk on this app's store and advisor; advice goes to
+        ``incident_posting.on_advice``."""
+        from .incident_posting import on_advice
+
+        def announce(incident: IncidentRecord, entry: AdviceEntry) -> None:
+            on_advice(incident, entry, settings=self.settings, store=self.store)
+
+        return IncidentDesk(self.store, self.advisor,
+                            default_environment=self.settings.environment, on_advice=announce)
 
     def server_key(self) -> str:
         """The key hook secrets derive from (``server_key``: made on first use with the

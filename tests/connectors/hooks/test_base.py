@@ -24,7 +24,8 @@ VECTOR_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f43
 
 
 def test_registry() -> None:
-    assert set(PARSERS) == {"generic", "github", "gitlab", "cdevents", "pagerduty"}
+    assert set(PARSERS) == {"generic", "github", "gitlab", "cdevents", "pagerduty",
+                            "alertmanager", "grafana", "pagerduty-incidents"}
     for name, parser in PARSERS.items():
         assert isinstance(parser, HookParser)
         assert parser.name == name
@@ -106,7 +107,7 @@ def test_vendor_times_never_guess(value: Any) -> None:
 
 _HEADERS = {"github": {"X-GitHub-Event": "deployment"},
             "gitlab": {"X-Gitlab-Event": "Deployment Hook"}, "generic": {}, "cdevents": {},
-            "pagerduty": {}}
+            "pagerduty": {}, "alertmanager": {}, "grafana": {}, "pagerduty-incidents": {}}
 
 
 @pytest.mark.parametrize("source", sorted(PARSERS))
@@ -118,6 +119,22 @@ def test_malformed_bodies_raise_invalid_input_only(source: str, body: bytes) -> 
     except InvalidInput:
         return
     assert isinstance(result, Parsed) and (result.changes == [] and result.ignored)
+
+
+_ALERT_FUZZ = [
+    ("alertmanager", "alertmanager-webhook-prometheus-msteams/card-grafana-inspired-payload.json"),
+    ("grafana", "grafana-alerting-webhook-zulip/alert-9-mixed.json"),
+    ("pagerduty-incidents", "pagerduty-webhooks-v3-zulip/triggered_v3.json")]
+
+
+@pytest.mark.parametrize(("source", "path"), _ALERT_FUZZ, ids=[p for _, p in _ALERT_FUZZ])
+def test_alert_payloads_with_wrong_types_raise_invalid_input_only(source: str, path: str
+                                                                   ) -> None:
+    payload = json.loads((FIXTURES.parent / "alerts" / path).read_bytes())
+    parser, context = parser_for(source), ctx(source)
+    for mutated in _mutations(payload):
+        with contextlib.suppress(InvalidInput):
+            parser.parse({}, json.dumps(mutated).encode(), context)
 
 
 def _mutations(value: Any, depth: int = 0):
@@ -180,9 +197,9 @@ def test_arbitrary_json_raises_invalid_input_only(source: str, payload: Any) -> 
 
 def test_package_is_pure() -> None:
     """connectors/hooks and the normalisers they share with sync (connectors/objects) import
-    only the core's pure models/errors/timeutil/environments and the stdlib."""
+    only the core's pure models/errors/timeutil/environments/alerts and the stdlib."""
     allowed = ("rollback_advisor.models", "rollback_advisor.errors", "rollback_advisor.timeutil",
-               "rollback_advisor.environments")
+               "rollback_advisor.environments", "rollback_advisor.alerts")
     root = Path(__file__).resolve().parents[3] / "connectors"
     modules = [*(root / "hooks").glob("*.py"), *(root / "objects").glob("*.py")]
     assert len(modules) > 6

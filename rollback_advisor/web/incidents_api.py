@@ -1,0 +1,72 @@
+"""Blueprint ``incidents`` at ``/api/v1/incidents``: list, show (with the advice history) and
+open an incident by hand (DESIGN §7). Incidents opened by alerts arrive through ``/hooks``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from ..errors import InvalidInput
+from ..incident_input import symptoms_from_body
+from ..incidents import incident_number
+from ..models import Incident, scope_from_dict
+from ..store.incidents import IncidentRecord
+from ..timeutil import parse_when, utc_now
+from .api import _int, json_body
+from .auth import require
+from .services import services
+from .services import text_field as _text
+
+bp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents")
+
+_OPEN_FIELDS = {"target", "at", "environment", "symptoms", "scope", "title"}
+
+
+def incident_body(record: IncidentRecord, *, advice: bool) -> dict[str, Any]:
+    """The incident as the API shows it; ``advice`` adds its history (oldest first)."""
+    body = record.to_dict()
+    if advice:
+        body["advice"] = [e.to_dict() for e in
+                          services().incidents().tables.advice_history(record.id)]
+    return body
+
+
+@bp.get("")
+@require("read")
+def list_incidents() -> Any:
+    args = request.args
+    status = args.get("status") or None
+    limit = _int(args, "limit", 50, 1, 500)
+    offset = _int(args, "offset", 0, 0, 10_000_000)
+    found = services().incidents().tables.list(status=status, limit=limit, offset=offset)
+    return {"incidents": [incident_body(r, advice=False) for r in found], "limit": limit,
+            "offset": offset, "next_offset": offset + limit if len(found) == limit else None}
+
+
+@bp.get("/<incident_id>")
+@require("read")
+def show_incident(incident_id: str) -> Any:
+    return incident_body(services().incidents().tables.get(incident_number(incident_id)),
+                         advice=True)
+
+
+@bp.post("")
+@require("admin")
+def open_incident() -> Any:
+    data = json_body()
+    unknown = sorted(set(data) - _OPEN_FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], data[unknown[0]], "no such field; known: "
+                           + ", ".join(sorted(_OPEN_FIELDS)))
+    svc = services()
+    target = _text(data, "target", required=True)
+    assert target is not None
+    now = utc_now()
+    at = parse_when(_text(data, "at") or "now", now, "at")
+    incident = Incident(target=target, started_at=at,
+                        environment=_text(data, "environment") or svc.settings.environment,
+                        symptoms=symptoms_from_body(data.get("symptoms"), onset=at, now=now),
+                        scope=scope_from_dict(data.get("scope"), "scope"))
+    record = svc.incidents().open(incident, title=_text(data, "title"))
+    return incident_body(record, advice=True), 201
