@@ -11,8 +11,15 @@ from __future__ import annotations
 from ..config import Settings
 from ..store import Store
 from ..store.incidents import AdviceEntry, IncidentRecord
+from ..verdicts import Verdict
 
 
 def on_advice(incident: IncidentRecord, entry: AdviceEntry, *, settings: Settings,
               store: Store) -> None:
     """Announce ``entry`` (the advice just stored for ``incident``): nothing yet."""
+
+
+def on_verdict(incident: IncidentRecord, verdict: Verdict, *, settings: Settings,
+               store: Store) -> None:
+    """Announce ``verdict`` (just recorded for ``incident``), e.g. update the incident's Slack
+    message to show it: nothing yet. Same rules as ``on_advice``."""

@@ -175,3 +175,18 @@ def test_command_with_symptoms_and_scope(client):
     assert "*Failing in:* region us-east-1" in header
     bad = slack_post(client, "checkout symptom=@-5m").get_json()
     assert bad["response_type"] == "ephemeral" and "symptom" in bad["text"]
+
+
+def test_verdict_button_values_round_trip_and_refuse_forgeries():
+    """One encoding for the buttons a message shows and the clicks the endpoint receives."""
+    from rollback_advisor.errors import InvalidInput
+    from rollback_advisor.verdicts import VerdictKind
+    from rollback_advisor.web.verdict_actions import VerdictAction, decode, encode
+
+    for action in (VerdictAction("12", "d-payment-142", VerdictKind.CULPRIT),
+                   VerdictAction("12", None, VerdictKind.NO_CHANGE)):
+        assert decode(encode(action)) == action
+    for forged in ("", "{}", '{"i": 1, "v": "culprit"}', '{"i": "1", "v": "maybe"}', None,
+                   '["i"]', '{"i": "1", "c": 3, "v": "culprit"}'):
+        with pytest.raises(InvalidInput):
+            decode(forged)
