@@ -5,7 +5,9 @@ and headers, so the changes it should have produced can be derived again and sto
 would store them now (same owner, same update rules, same redeploy rule). Idempotent: a parse
 that gives what is stored rewrites nothing, so a second replay reports no update. A delivery
 that no longer parses, is now ignored, or names a change another source owns is reported and
-left as it is; the others go on.
+left as it is; the others go on. Deliveries of alert hooks (``ALERT_SOURCES``) are skipped and
+counted: they carry alerts that opened incidents, not changes, and re-applying them would
+replay incident history.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ReplayReport:
     unchanged: int = 0
     ignored: int = 0
     refused: int = 0
+    skipped: int = 0  # deliveries of alert hooks: not change deliveries
     lines: list[str] = field(default_factory=list)
 
     def add(self, result: ImportResult) -> None:
@@ -44,7 +47,8 @@ class ReplayReport:
     def summary(self) -> str:
         return (f"replayed {self.deliveries} deliveries: {self.inserted} changes inserted, "
                 f"{self.updated} updated, {self.unchanged} unchanged; {self.ignored} now "
-                f"ignored, {self.refused} refused")
+                f"ignored, {self.refused} refused"
+                + (f"; {self.skipped} alert deliveries skipped" if self.skipped else ""))
 
 
 def replay(tables: ServiceTables, context_for: Callable[[HookRecord], Any], *,
@@ -53,7 +57,7 @@ def replay(tables: ServiceTables, context_for: Callable[[HookRecord], Any], *,
     """Re-parse and re-store the deliveries of ``hook_id`` (all hooks when None) received at
     or after ``since``, oldest first; ``context_for`` gives a hook's parser context, as the
     hook path builds it (``hooks.hook_context``)."""
-    from connectors.hooks import parser_for
+    from connectors.hooks import ALERT_SOURCES, parser_for
 
     if hook_id is not None and tables.get_hook(hook_id) is None:
         raise NotFound(f"no hook {hook_id!r} (see 'rollback-advisor hooks list')")
@@ -66,6 +70,11 @@ def replay(tables: ServiceTables, context_for: Callable[[HookRecord], Any], *,
         assert hook is not None  # deliveries.hook_id references hooks.id
         context = context_for(hook)
         where = _where(delivery)
+        if hook.source in ALERT_SOURCES:
+            report.skipped += 1
+            _say(report, progress, f"{where}: skipped: a {hook.source} alert delivery, not "
+                 "changes (alerts are not replayed)")
+            continue
         try:
             parsed = parser_for(hook.source).parse(delivery.headers, delivery.body, context)
             if parsed.ignored is not None:

@@ -5,6 +5,7 @@ delivery today's rules refuse is reported and left, and a second replay changes 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rollback_advisor.models import change_from_dict
@@ -98,3 +99,21 @@ def test_replay_builds_the_hook_path_context(app, client, make_hook):
                                                            lambda: svc.advisor().graph()))
         assert (report.deliveries, report.updated, report.unchanged) == (1, 0, 1)
         assert svc.store.get_change(change_id).services == ("catalog",)
+
+
+def test_replay_skips_alert_deliveries_and_says_so(runner, tmp_path):  # noqa: F811
+    generic, alerts = _hook(runner, "generic"), _hook(runner, "alertmanager")
+    tables = ServiceTables(Store(f"sqlite:///{tmp_path / 'web.db'}"))
+    payload = (Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
+               / "alertmanager-webhook-zulip" / "alert.json").read_bytes()
+    tables.store_delivery(hook_id=alerts, delivery_key="a1", event="alert", headers={},
+                          body=payload, changes=[])
+    tables.store_delivery(hook_id=generic, delivery_key="k1", event="change", headers={},
+                          body=json.dumps(EVENT).encode(), changes=[])
+    report = _replay(runner)
+    assert (report["deliveries"], report["skipped"], report["inserted"], report["refused"],
+            report["ignored"]) == (2, 1, 1, 0, 0)
+    (line,) = [x for x in report["lines"] if alerts in x]
+    assert "skipped" in line and "alertmanager" in line
+    text = invoke(runner, "deliveries", "replay", "--hook", alerts).output
+    assert text.splitlines()[-1].endswith("; 1 alert deliveries skipped")
