@@ -75,6 +75,7 @@ class _Group(click.Group):
         "notify": "rollback_advisor.web.cli:notify",
         "deliveries": "rollback_advisor.web.replay:deliveries",
         "incidents": "rollback_advisor.web.incident_cli:incidents",
+        "verdict": "rollback_advisor.web.incident_cli:verdict",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -93,6 +93,14 @@ def _text(value: object, field: str, limit: int, required: bool = False) -> None
 _KINDS_TEXT = "one of " + ", ".join(k.value for k in VerdictKind)
 
 
+def verdict_kind(value: object) -> VerdictKind:
+    """``culprit``, ``not_culprit`` or ``no_change``; InvalidInput naming ``verdict`` else."""
+    try:
+        return VerdictKind(str(value))
+    except ValueError:
+        raise InvalidInput("verdict", value, _KINDS_TEXT) from None
+
+
 def verdict_from_dict(data: object) -> Verdict:
     """Build a verdict from JSON-like input; a bad field is named in the error."""
     if not isinstance(data, Mapping):
@@ -101,10 +109,7 @@ def verdict_from_dict(data: object) -> Verdict:
     if unknown:
         raise InvalidInput(unknown[0], data[unknown[0]], "no such field; known: "
                            + ", ".join(sorted(_FIELDS)))
-    try:
-        kind = VerdictKind(str(data.get("verdict")))
-    except ValueError:
-        raise InvalidInput("verdict", data.get("verdict"), _KINDS_TEXT) from None
+    kind = verdict_kind(data.get("verdict"))
     change_kind = data.get("kind")
     if change_kind is not None:
         try:

@@ -1,4 +1,4 @@
-"""``rollback-advisor incidents list|show|open|resolve`` (DESIGN §7).
+"""``rollback-advisor incidents list|show|open|resolve`` and ``verdict`` (DESIGN §7).
 
 Loaded lazily by the root group (a surface, like ``hooks``). The same ``IncidentDesk`` as the
 hook endpoint and the API: an incident opened here gets its advice computed and kept, and
@@ -17,6 +17,8 @@ from ..incidents import IncidentDesk, incident_number
 from ..models import Incident, dumps
 from ..store.incidents import AdviceEntry, IncidentRecord
 from ..timeutil import parse_when, utc_now
+from ..verdict_desk import VerdictDesk
+from ..verdicts import Verdict, VerdictKind
 
 TEXT_JSON = click.Choice(["text", "json"])
 
@@ -144,4 +146,61 @@ def incidents_resolve(incident_id: str, fmt: str) -> None:
         click.echo(f"incident {record.id} resolved")
 
 
-__all__ = ["incidents"]
+def _verdict_desk() -> VerdictDesk:
+    from ..cli import _app
+    from .incident_posting import on_verdict
+
+    app = _app()
+
+    def announce(incident: IncidentRecord, verdict: Verdict) -> None:
+        on_verdict(incident, verdict, settings=app.settings, store=app.store())
+
+    return VerdictDesk(app.store(), on_verdict=announce)
+
+
+def _default_by() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (e.g. a container's unnamed uid)
+        return "cli"
+
+
+@click.command("verdict")
+@click.argument("incident_id")
+@click.option("--culprit", metavar="CHANGE", help="This change caused the incident.")
+@click.option("--not", "not_culprit", metavar="CHANGE", help="This change did not cause it.")
+@click.option("--no-change", is_flag=True, help="No change caused it (the top suspect of "
+              "the latest advice is also marked not the culprit).")
+@click.option("--note", help="Free text kept with the verdict.")
+@click.option("--by", help="Who concluded it (default: your login name).")
+@click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
+def verdict(incident_id: str, culprit: str | None, not_culprit: str | None, no_change: bool,
+            note: str | None, by: str | None, fmt: str) -> None:
+    """Record a responder's verdict on an incident (what the learnt priors learn from).
+
+    Exactly one of --culprit CHANGE, --not CHANGE or --no-change. A later verdict on the same
+    (incident, change) replaces the earlier one.
+    """
+    given = [(VerdictKind.CULPRIT, culprit), (VerdictKind.NOT_CULPRIT, not_culprit),
+             (VerdictKind.NO_CHANGE, None if not no_change else "")]
+    chosen = [(kind, change) for kind, change in given if change is not None]
+    if len(chosen) != 1:
+        from ..cli import _fail
+
+        _fail(f"give exactly one of --culprit CHANGE, --not CHANGE or --no-change "
+              f"({len(chosen)} given)", 2)
+    kind, change = chosen[0]
+    stored = _verdict_desk().record(incident_number(incident_id), change=change or None,
+                                    verdict=kind, by=by or _default_by(), note=note)
+    if fmt == "json":
+        click.echo(dumps([v.to_dict() for v in stored]))
+        return
+    for v in stored:
+        click.echo(f"incident {v.incident}: {v.change or '(no change)'} {v.verdict.value} "
+                   f"by {v.by} at {v.at:%Y-%m-%d %H:%M:%S}Z"
+                   + (f" ({v.note})" if v.note else ""))
+
+
+__all__ = ["incidents", "verdict"]

@@ -26,6 +26,7 @@ def _q(name: str, schema: dict[str, Any], description: str,
 
 
 _STR = {"type": "string"}
+_VERDICTS = ["culprit", "not_culprit", "no_change"]
 _OBJ = {"type": "object"}
 _COMMON = {"400": _error("Invalid input; the message names the field."),
            "413": _error("Request body above server.max_request_bytes.")}
@@ -49,6 +50,9 @@ _INCIDENT_PARAMS = [
           "Where it fails, LABEL=VALUE (region=us-east-1); repeat for more values."),
      "style": "form", "explode": True},
 ]
+
+_INCIDENT_ID = {"name": "incident_id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 0}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -184,6 +188,21 @@ SCHEMAS: dict[str, Any] = {
                        "symptoms": {"type": "array", "maxItems": 100,
                                     "items": {"$ref": "#/components/schemas/Symptom"}},
                        "scope": {"$ref": "#/components/schemas/Scope"}}},
+    "Verdict": {"type": "object", "required": ["incident", "change", "verdict", "by", "at"],
+                "properties": {"incident": _STR, "change": {"type": ["string", "null"]},
+                               "verdict": {"enum": _VERDICTS}, "by": _STR, "at": _STR,
+                               "note": {"type": ["string", "null"]},
+                               "kind": {"type": ["string", "null"]},
+                               "source": {"type": ["string", "null"]}}},
+    "Verdicts": {"type": "object", "required": ["verdicts"], "properties": {"verdicts": {
+        "type": "array", "items": {"$ref": "#/components/schemas/Verdict"}}}},
+    "VerdictRequest": {
+        "type": "object", "required": ["verdict"], "additionalProperties": False,
+        "properties": {"verdict": {"enum": _VERDICTS},
+                       "change": {"type": "string", "minLength": 1,
+                                  "description": "A change among the incident's suspects; "
+                                                 "omitted with no_change."},
+                       "note": {"type": "string", "maxLength": 4000}}},
 }
 
 
@@ -289,10 +308,37 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                      "security": admin,
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"$ref": "#/components/schemas/IncidentRequest"}}}},
-                     "responses": {"201": _json("Opened, with its first advice (an error "
-                                                "entry when none could be computed).",
-                                                {"$ref": "#/components/schemas/Incident"}),
+                     "operationId": "openIncident",
+                     "responses": {"201": {**_json("Opened, with its first advice (an error "
+                                                   "entry when none could be computed).",
+                                                   {"$ref": "#/components/schemas/Incident"}),
+                                           "links": {
+                         "RecordVerdict": {"operationId": "recordVerdict",
+                                           "parameters": {"incident_id": "$response.body#/id"}},
+                         "ListVerdicts": {"operationId": "listVerdicts",
+                                          "parameters": {"incident_id": "$response.body#/id"}}}},
                                    **_COMMON, **_AUTH}}},
+        "/api/v1/incidents/{incident_id}/verdicts": {
+            "post": {"summary": "Record a responder's verdict (culprit, not_culprit or "
+                                "no_change); by is the token's name. A later verdict on the "
+                                "same (incident, change) replaces the earlier; no_change also "
+                                "marks the latest advice's top suspect not_culprit.",
+                     "operationId": "recordVerdict", "security": admin,
+                     "parameters": [_INCIDENT_ID],
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"$ref": "#/components/schemas/VerdictRequest"}}}},
+                     "responses": {"201": _json("The verdicts stored (the given one first).",
+                                                {"$ref": "#/components/schemas/Verdicts"}),
+                                   **_COMMON, **_AUTH,
+                                   "404": _error("No such incident, or the change is not "
+                                                 "stored."),
+                                   "409": _error("The change is not among the incident's "
+                                                 "suspects.")}},
+            "get": {"summary": "The incident's verdicts.", "operationId": "listVerdicts",
+                    "security": read, "parameters": [_INCIDENT_ID],
+                    "responses": {"200": _json("Verdicts, by change.",
+                                               {"$ref": "#/components/schemas/Verdicts"}),
+                                  **read_errors, "404": _error("No such incident.")}}},
         "/api/v1/incidents/{incident_id}": {"get": {
             "summary": "One incident with its alerts and advice history (oldest first).",
             "security": read,
@@ -331,6 +377,25 @@ def document(settings: Settings, base_url: str) -> dict[str, Any]:
                           "401": _error("Bad signature or outside the 5-minute window."),
                           "413": _COMMON["413"],
                           "404": _error("The command is off: no "
+                                        "server.slack_signing_secret.")}}},
+        "/slack/interactions": {"post": {
+            "summary": "Slack interactivity (signed like the command): a verdict button's "
+                       "block_actions click records the verdict by the clicking user; other "
+                       "interactions are acknowledged and ignored.",
+            "security": [],
+            "requestBody": {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"payload": _STR}}}}},
+            "responses": {"200": _json("Acknowledged; recorded lists the verdicts stored, "
+                                       "error says why none was.", {
+                                           "type": "object", "required": ["ok", "recorded"],
+                                           "properties": {"ok": {"type": "boolean"},
+                                                          "error": _STR,
+                                                          "recorded": {"type": "array"}}}),
+                          "400": _error("A signed request without a JSON payload field."),
+                          "401": _error("Bad signature or outside the 5-minute window."),
+                          "413": _COMMON["413"],
+                          "404": _error("Interactivity is off: no "
                                         "server.slack_signing_secret.")}}},
         "/healthz": {"get": {
             "summary": "Liveness; ?store=1 also checks the database; 'degraded' (still 200, "

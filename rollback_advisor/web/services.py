@@ -29,6 +29,8 @@ from ..store.incidents import AdviceEntry, IncidentRecord
 from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
 from ..timeutil import parse_duration, parse_when, utc_now
+from ..verdict_desk import VerdictDesk
+from ..verdicts import Verdict
 from .errors import NotConfigured
 from .freshness import Freshness
 from .metrics import Metrics
@@ -115,6 +117,16 @@ class Services:
 
         return IncidentDesk(self.store, self.advisor,
                             default_environment=self.settings.environment, on_advice=announce)
+
+    def verdicts(self) -> VerdictDesk:
+        """The verdict desk on this app's store; verdicts go to
+        ``incident_posting.on_verdict``."""
+        from .incident_posting import on_verdict
+
+        def announce(incident: IncidentRecord, verdict: Verdict) -> None:
+            on_verdict(incident, verdict, settings=self.settings, store=self.store)
+
+        return VerdictDesk(self.store, on_verdict=announce)
 
     def server_key(self) -> str:
         """The key hook secrets derive from (``server_key``: made on first use with the

@@ -1,4 +1,5 @@
-"""Blueprint ``slack``: the ``/rollback-advisor <target> [time] [key=value ...]`` slash command.
+"""Blueprint ``slack``: the ``/rollback-advisor <target> [time] [key=value ...]`` slash command,
+and the interactivity endpoint that receives the verdict buttons' clicks.
 
 Requests are verified with the app's signing secret (``v0=`` HMAC-SHA256 of
 ``v0:{timestamp}:{body}``) and refused outside a 5-minute window against replays
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import re
 import shlex
 import time
@@ -22,6 +25,7 @@ from ..advisor import Advice
 from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..incident_input import scope_from_texts, split_symptom
+from ..incidents import incident_number
 from ..models import Decision, scope_to_dict
 from ..render import (
     POSTED,
@@ -35,6 +39,9 @@ from ..render import (
 from ..timeutil import parse_when, utc_now
 from .errors import NotConfigured, Unauthorized
 from .services import services
+from .verdict_actions import ACTION_ID, decode
+
+log = logging.getLogger("rollback_advisor.web.slack")
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
 
@@ -217,15 +224,19 @@ def _ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text}
 
 
+def _verified(what: str) -> None:
+    """404 NotConfigured without a signing secret; 401 unless Slack signed this request."""
+    secret = services().settings.server.slack_signing_secret
+    if not secret:
+        raise NotConfigured(f"the Slack {what} is off: this server has no "
+                            "server.slack_signing_secret")
+    verify_slack(secret, request.headers, request.get_data(cache=True), time.time())
+
+
 @bp.post("/commands")
 def command() -> Any:
     svc = services()
-    secret = svc.settings.server.slack_signing_secret
-    if not secret:
-        raise NotConfigured("the Slack command is off: this server has no "
-                            "server.slack_signing_secret")
-    body = request.get_data(cache=True)
-    verify_slack(secret, request.headers, body, time.time())
+    _verified("command")
     text = request.form.get("text", "")
     limit = svc.settings.output.max_suspects
     try:
@@ -234,3 +245,42 @@ def command() -> Any:
         # Slack shows only 200 answers to the user: errors go back as an ephemeral message.
         return _ephemeral(f":warning: {exc.message}")
     return {"response_type": "in_channel", **block_kit(advice, limit)}
+
+
+@bp.post("/interactions")
+def interactions() -> Any:
+    """Slack's interactivity requests (form field ``payload``, signed like the command).
+
+    A ``block_actions`` click on a verdict button (``verdict_actions``) records the verdict by
+    the clicking user; anything else is acknowledged and left alone. Slack wants 200 within
+    3 seconds and shows nothing of the body for ``block_actions``, so a verdict that cannot be
+    recorded (incident gone, forged value) is still a 200, with the reason in the body and
+    the log; the message update goes through ``on_verdict``.
+    """
+    _verified("interactivity endpoint")
+    try:
+        payload = json.loads(request.form.get("payload", ""))
+    except ValueError:
+        raise InvalidInput("payload", None, "the form field payload holding Slack's JSON "
+                           "interaction") from None
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return {"ok": True, "recorded": []}
+    actions = [a for a in payload.get("actions") or () if isinstance(a, dict)
+               and a.get("action_id") == ACTION_ID]
+    user = payload.get("user")
+    user = user if isinstance(user, dict) else {}
+    by = user.get("username") or user.get("name") or user.get("id")
+    recorded: list[dict[str, Any]] = []
+    for action in actions:
+        try:
+            if not isinstance(by, str) or not by:
+                raise InvalidInput("user", user, "a Slack user with a username or id")
+            chosen = decode(action.get("value"))
+            stored = services().verdicts().record(
+                incident_number(chosen.incident), change=chosen.change,
+                verdict=chosen.verdict, by=by)
+        except AdvisorError as exc:
+            log.warning("Slack verdict not recorded: %s", exc.message)
+            return {"ok": False, "error": exc.message, "recorded": recorded}
+        recorded.extend(v.to_dict() for v in stored)
+    return {"ok": True, "recorded": recorded}
