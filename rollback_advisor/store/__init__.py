@@ -605,5 +605,15 @@ def _reason(exc: SQLAlchemyError) -> str:
     return (str(orig) if orig is not None else str(exc)).strip().splitlines()[0]
 
 
+def in_transaction(engine: Engine, what: str, action: Any) -> Any:
+    """``action(conn)`` in one transaction; a database error becomes a StoreError naming
+    ``what`` (the tables beside Store: sync state, the Slack outbox)."""
+    try:
+        with engine.begin() as conn:
+            return action(conn)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: {what}: {_reason(exc)}") from None
+
+
 __all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
            "open_store", "redeploys_within", "supersedes", "sync_owner"]
