@@ -53,8 +53,11 @@ class SlackOutbox:
         self.store = store
         self.engine = store.engine
 
-    def _run(self, action: Any) -> Any:
-        return in_transaction(self.engine, "slack outbox", action)
+    def _run(self, action: Any, *, write: bool = False) -> Any:
+        # writes take the store's write lock, as the service's other writers do on SQLite
+        # (store/write_lock.py: a gevent worker must not wait in SQLite's busy handler)
+        return in_transaction(self.engine, "slack outbox", action,
+                              self.store.write_lock if write else None)
 
     def enqueue(self, *, incident_id: int, key: str, kind: str, payload: dict[str, Any],
                 now: float) -> bool:
@@ -64,7 +67,8 @@ class SlackOutbox:
             payload=json.dumps(payload, separators=(",", ":")), created_us=_us(now),
             next_attempt_us=0, claimed_until_us=0, attempts=0)
             .on_conflict_do_nothing(index_elements=["key"]).returning(slack_outbox.c.id))
-        return bool(self._run(lambda conn: conn.execute(stmt).scalar() is not None))
+        return bool(self._run(lambda conn: conn.execute(stmt).scalar() is not None,
+                             write=True))
 
     def claim(self, holder: str, *, now: float, ttl: float, limit: int = 20
               ) -> list[OutboxMessage]:
@@ -90,7 +94,7 @@ class SlackOutbox:
                 return conn.execute(select(slack_outbox)
                                     .where(slack_outbox.c.id == row_id)).one()
 
-            row = self._run(take)
+            row = self._run(take, write=True)
             if row is not None:
                 taken.append(OutboxMessage(row.id, row.incident_id, row.key, row.kind,
                                            json.loads(row.payload), row.attempts))
@@ -112,7 +116,7 @@ class SlackOutbox:
                     payload=json.dumps(message.payload, separators=(",", ":")),
                     posted_us=_us(now)).on_conflict_do_nothing(index_elements=["incident_id"]))
 
-        self._run(act)
+        self._run(act, write=True)
 
     def failed(self, message: OutboxMessage, holder: str, *, now: float, retry_at: float,
                error: str) -> None:
@@ -121,7 +125,7 @@ class SlackOutbox:
             slack_outbox.c.id == message.id, slack_outbox.c.claimed_by == holder,
             slack_outbox.c.sent_us.is_(None)).values(
             claimed_until_us=0, next_attempt_us=_us(retry_at), last_error=error[:2000])
-        self._run(lambda conn: conn.execute(stmt))
+        self._run(lambda conn: conn.execute(stmt), write=True)
 
     def posting(self, incident_id: int) -> Posting | None:
         row = self._run(lambda conn: conn.execute(
