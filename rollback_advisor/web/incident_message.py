@@ -21,6 +21,7 @@ from .slack_blocks import block_kit
 from .verdict_actions import ACTION_ID, VerdictAction, encode
 
 BUTTON_SUSPECTS = 3  # suspects that get culprit / not-it buttons
+MAX_BLOCKS = 50  # Slack's limit per message
 _TRIGGERS = {"opened": "opened", "symptom_added": "symptom added"}
 _SAID = {VerdictKind.CULPRIT: "is the culprit", VerdictKind.NOT_CULPRIT: "is not it",
          VerdictKind.NO_CHANGE: "no change caused this"}
@@ -46,8 +47,11 @@ def advice_message(incident: IncidentRecord, entry: AdviceEntry, limit: int
         return {"text": text, "blocks": [context, {"type": "section", "text": {
             "type": "mrkdwn", "text": text[:3000]}}]}
     body = block_kit(advice, limit)
-    return {"text": f"*{incident_ref(incident)}*\n{body['text']}",
-            "blocks": [context, *body["blocks"], *verdict_buttons(str(incident.id), advice)]}
+    buttons = verdict_buttons(str(incident.id), advice)
+    # Slack refuses a message of more than 50 blocks (a large output.max_suspects): the
+    # suspects past what fits are cut, the buttons kept
+    shown = [context, *body["blocks"]][:MAX_BLOCKS - len(buttons)]
+    return {"text": f"*{incident_ref(incident)}*\n{body['text']}", "blocks": [*shown, *buttons]}
 
 
 def verdict_buttons(incident: str, advice: Advice) -> list[dict[str, Any]]:
@@ -96,7 +100,7 @@ def with_verdicts(first: dict[str, Any], verdicts: Sequence[Verdict]) -> dict[st
     section = {"type": "section", "text": {"type": "mrkdwn",
                                            "text": _cut(f"*Verdicts:*\n{lines}", 3000)}}
     return {"text": f"{first['text']}\n*Verdicts:*\n{lines}",
-            "blocks": [*first["blocks"][:49], section]}
+            "blocks": [*first["blocks"][:MAX_BLOCKS - 1], section]}
 
 
 def _cut(text: str, limit: int) -> str:

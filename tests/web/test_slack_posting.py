@@ -415,3 +415,38 @@ def test_the_shipped_app_manifest_names_what_the_service_serves(tmp_path: Path) 
         assert "/slack/commands" in {r.rule for r in app.url_map.iter_rules()}
     finally:
         app.extensions["rollback_advisor"].store.close()
+
+
+def test_no_advice_is_said_and_a_long_list_stays_within_slacks_block_limit(
+        tmp_path: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An incident whose advice failed (no graph stored) still posts, saying why; a large
+    output.max_suspects is cut to Slack's block limit with the buttons kept (the limit made
+    20 here: the engine lists fewer suspects than 50 blocks would need)."""
+    from rollback_advisor.models import change_from_dict
+    from rollback_advisor.web import create_app, incident_message
+
+    monkeypatch.setattr(incident_message, "MAX_BLOCKS", 20)
+
+    settings = make_settings(tmp_path, slack_webhook_url=slack.url + "/webhook")
+    app = create_app(replace(settings, output=replace(settings.output, max_suspects=80)))
+    try:
+        open_incident(app)  # no graph: the advice is an error
+        with app.app_context():
+            services().store.save_graph({"services": {
+                "frontend": {"depends_on": [f"s{i}" for i in range(60)]},
+                **{f"s{i}": {} for i in range(60)}}})
+            services().store.add_changes(change_from_dict(
+                {"id": f"d-{i}", "kind": "deploy", "service": f"s{i}",
+                 "at": "2026-11-20T14:00:00Z"}) for i in range(60))
+        r = post(app.test_client(), hook(app), am_payload(alert("f9", {"service": "frontend"},
+                                                                ONSET), group="other"))
+        assert r.status_code == 201
+        assert poster(app).drain().sent == 2
+        (_, failed), (_, long) = slack.calls
+        assert "no advice" in failed["text"] and "graph" in failed["text"]
+        valid_blocks(failed["blocks"])
+        assert len(long["blocks"]) == 20 and "*5. deploy of" in str(long["blocks"])
+        valid_blocks(long["blocks"])
+        assert long["blocks"][-1]["block_id"] == "verdict-no-change"
+    finally:
+        app.extensions["rollback_advisor"].store.close()
