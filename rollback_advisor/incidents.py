@@ -92,7 +92,8 @@ class IncidentDesk:
             rec = advice.recommendation
             entry = AdviceEntry(record.id, now, trigger, rec.decision.value,
                                 round(rec.confidence, 4),
-                                rec.suspect.change.id if rec.suspect else None, advice=body)
+                                rec.suspect.change.id if rec.suspect else None, advice=body,
+                                live=advice)
         except AdvisorError as exc:
             entry = AdviceEntry(record.id, now, trigger, error=exc.message)
         except Exception as exc:  # noqa: BLE001 - the delivery must still succeed
