@@ -100,21 +100,26 @@ def run_forever(store: Store, settings: Settings, observe: SyncObserver | None =
                 parent: int | None = None) -> None:
     """``sync schedule``: run the scheduler until SIGTERM/SIGINT, or (``parent``: the pid of
     ``serve``) until that process is gone, so a SIGKILLed ``serve`` leaves no orphan syncing."""
+    scheduler = SyncScheduler(store, settings, observe=observe)
+    scheduler.start()
+    try:
+        wait_for_stop(parent)
+    finally:
+        scheduler.stop(wait=False)
+
+
+def wait_for_stop(parent: int | None = None) -> None:
+    """Return on SIGTERM/SIGINT, or (``parent``) once that process is gone."""
     import os
     import signal
 
     stopped = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopped.set())
-    scheduler = SyncScheduler(store, settings, observe=observe)
-    scheduler.start()
-    try:
-        while not stopped.wait(1.0):
-            if parent is not None and os.getppid() != parent:
-                log.info("serve (pid %s) is gone: stopping", parent)
-                break
-    finally:
-        scheduler.stop(wait=False)
+    while not stopped.wait(1.0):
+        if parent is not None and os.getppid() != parent:
+            log.info("serve (pid %s) is gone: stopping", parent)
+            break
 
 
-__all__ = ["SyncScheduler", "run_forever", "tick_for"]
+__all__ = ["SyncScheduler", "run_forever", "tick_for", "wait_for_stop"]

@@ -58,6 +58,13 @@ class ServerSettings:
     secret_key: str | None = None
     slack_signing_secret: str | None = None
     slack_webhook_url: str | None = None
+    # Bot token (xoxb-...) and channel id: incident advice is posted with chat.postMessage, one
+    # message per incident and updates in its thread (docs/incidents.md, "Slack"). Without a
+    # token, advice goes to slack_webhook_url, one message per update.
+    slack_bot_token: str | None = None
+    slack_channel: str | None = None
+    # Slack's Web API; changed only to point tests at a local fake.
+    slack_api_url: str = "https://slack.com/api/"
 
 
 @dataclass(frozen=True)

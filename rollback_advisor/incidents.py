@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .advisor import Advisor
+from .advisor import Advice, Advisor
 from .alerts import AlertBatch
 from .errors import AdvisorError, InvalidInput, NotFound
 from .graph import DependencyGraph
@@ -39,9 +39,13 @@ class IncidentDesk:
     """Opens, updates and resolves incidents and keeps their advice history."""
 
     def __init__(self, store: Store, advisor: Callable[[], Advisor], *,
-                 default_environment: str, on_advice: AdviceListener = no_listener) -> None:
+                 default_environment: str, on_advice: AdviceListener = no_listener,
+                 advise: Callable[[Incident], Advice] | None = None) -> None:
+        """``advise`` computes an incident's advice (default: the advisor's own); the service
+        passes one that pulls the sources on the incident's paths first (issue #12)."""
         self.tables = IncidentTables(store)
         self._advisor = advisor
+        self._advise = advise or (lambda incident: self._advisor().advise(incident))
         self.default_environment = default_environment
         self.on_advice = on_advice
 
@@ -83,12 +87,13 @@ class IncidentDesk:
         """Compute, store and announce the advice for ``record`` now; never raises."""
         now = datetime.now(UTC)
         try:
-            advice = self._advisor().advise(record.state.incident())
+            advice = self._advise(record.state.incident())
             body = advice.to_dict()
             rec = advice.recommendation
             entry = AdviceEntry(record.id, now, trigger, rec.decision.value,
                                 round(rec.confidence, 4),
-                                rec.suspect.change.id if rec.suspect else None, advice=body)
+                                rec.suspect.change.id if rec.suspect else None, advice=body,
+                                live=advice)
         except AdvisorError as exc:
             entry = AdviceEntry(record.id, now, trigger, error=exc.message)
         except Exception as exc:  # noqa: BLE001 - the delivery must still succeed

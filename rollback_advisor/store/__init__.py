@@ -605,5 +605,21 @@ def _reason(exc: SQLAlchemyError) -> str:
     return (str(orig) if orig is not None else str(exc)).strip().splitlines()[0]
 
 
+def in_transaction(engine: Engine, what: str, action: Any, lock: Any = None) -> Any:
+    """``action(conn)`` in one transaction (holding ``lock``, a store's ``write_lock``, when
+    given); a database error becomes a StoreError naming ``what`` (the tables beside Store:
+    sync state, the Slack outbox)."""
+    if lock is not None:
+        lock.acquire()
+    try:
+        with engine.begin() as conn:
+            return action(conn)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store: {what}: {_reason(exc)}") from None
+    finally:
+        if lock is not None:
+            lock.release()
+
+
 __all__ = ["IMPORT_OWNER", "ImportResult", "Store", "default_url", "hook_owner", "may_update",
            "open_store", "redeploys_within", "supersedes", "sync_owner"]

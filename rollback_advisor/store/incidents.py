@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,6 +88,8 @@ class AdviceEntry:
     change_id: str | None = None
     error: str | None = None
     advice: Mapping[str, Any] | None = None
+    # the Advice object itself when just computed (never stored): what on_advice renders
+    live: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"at": self.at.isoformat().replace("+00:00", "Z"), "trigger": self.trigger,

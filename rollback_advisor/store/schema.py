@@ -229,3 +229,38 @@ incident_advice = Table(
     Column("advice", Text),  # Advice.to_dict() as JSON
     Index("ix_incident_advice_incident", "incident_id", "id"),
 )
+
+# -- the Slack outbox (migration 0011) ---------------------------------------------------------
+
+slack_outbox = Table(
+    "slack_outbox", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("incident_id", _ID, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    # advice:<incident_advice.id> | verdict:<incident>:<change>:<verdict>:<at_us>: UNIQUE, so a
+    # message is queued once however often its hook runs
+    Column("key", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # advice | verdict
+    Column("payload", Text, nullable=False),  # {"text", "blocks"} as rendered when queued
+    Column("created_us", BigInteger, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=False),  # the back-off after a failure
+    Column("claimed_by", String(128)),  # the poster sending it now
+    Column("claimed_until_us", BigInteger, nullable=False),  # its lease; free once past
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("sent_us", BigInteger),  # NULL: still to send
+    Column("channel", String(64)),  # where Slack put it (bot token)
+    Column("ts", String(64)),
+    UniqueConstraint("key", name="uq_slack_outbox_key"),
+    Index("ix_slack_outbox_pending", "sent_us", "incident_id", "id"),
+)
+
+# Each incident's first message, for replies in its thread and chat.update on a verdict.
+slack_posts = Table(
+    "slack_posts", metadata,
+    Column("incident_id", _ID, ForeignKey("incidents.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("channel", String(64), nullable=False),
+    Column("ts", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # what it showed, before any verdict
+    Column("posted_us", BigInteger, nullable=False),
+)

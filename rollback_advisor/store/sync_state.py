@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import StoreError
-from . import Store, _reason
+from . import Store, in_transaction
 from .schema import sync_state
 
 
@@ -77,11 +75,7 @@ class SyncStates:
         self.engine = store.engine
 
     def _run(self, action: Any) -> Any:
-        try:
-            with self.engine.begin() as conn:
-                return action(conn)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store: sync state: {_reason(exc)}") from None
+        return in_transaction(self.engine, "sync state", action)
 
     def ensure(self, source: str, *, first_run: float) -> None:
         """Create the source's row (due at ``first_run``) unless it exists."""

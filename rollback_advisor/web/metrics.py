@@ -54,6 +54,14 @@ class Metrics:
         self.sync_changes = Counter("rollback_advisor_sync_changes_total",
                                     "Changes added or updated by connector syncs, by source.",
                                     ["source"], registry=self.registry)
+        # the Slack poster (web/slack_poster.py, in the process beside serve)
+        self.slack_posts = Counter("rollback_advisor_slack_posts_total",
+                                   "Slack messages from the outbox by outcome (sent, failed: "
+                                   "tried again later).", ["outcome"], registry=self.registry)
+
+    def observe_slack(self, outcome: str) -> None:
+        """A ``SlackPoster`` observer: one send attempt."""
+        self.slack_posts.labels(outcome).inc()
 
     def observe_sync(self, source: str, seconds: float, outcome: str, changes: int) -> None:
         """A ``SourceRunner`` observer: one finished sync attempt."""
@@ -67,16 +75,25 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def render(self, lags: Mapping[str, float | None] | None = None) -> bytes:
+    def render(self, lags: Mapping[str, float | None] | None = None,
+               outbox_depth: int | None = None) -> bytes:
         """The exposition; ``lags`` (source -> seconds since its last success, read from the
-        store at scrape time so every worker agrees) adds ``rollback_advisor_sync_lag_seconds``."""
+        store at scrape time so every worker agrees) adds ``rollback_advisor_sync_lag_seconds``,
+        ``outbox_depth`` (likewise) ``rollback_advisor_slack_outbox_depth``."""
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             _mp.MultiProcessCollector(registry)
             text = generate_latest(registry)
         else:
             text = generate_latest(self.registry)
-        return text + _lag_text(lags) if lags else text
+        if lags:
+            text += _lag_text(lags)
+        if outbox_depth is not None:
+            gauge = GaugeMetricFamily("rollback_advisor_slack_outbox_depth",
+                                      "Slack messages queued and not yet sent (waiting or "
+                                      "backing off after a failure).", value=outbox_depth)
+            text += _family_text(gauge)
+        return text
 
 
 def _lag_text(lags: Mapping[str, float | None]) -> bytes:
@@ -86,6 +103,10 @@ def _lag_text(lags: Mapping[str, float | None]) -> bytes:
     for source, lag in lags.items():
         if lag is not None:
             gauge.add_metric([source], lag)
+    return _family_text(gauge)
+
+
+def _family_text(gauge: GaugeMetricFamily) -> bytes:
     registry = CollectorRegistry()
     registry.register(_Fixed(gauge))
     return generate_latest(registry)

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..errors import StoreError
+from ..store.outbox import SlackOutbox
+from .incident_posting import slack_configured
 from .metrics import CONTENT_TYPE
 from .openapi import document
 from .services import services
@@ -43,7 +45,13 @@ def metrics() -> Response:
             lags = {s["source"]: s["lag_seconds"] for s in svc.freshness.status()}
         except StoreError:
             lags = None
-    return Response(svc.metrics.render(lags), content_type=CONTENT_TYPE)
+    depth = None
+    if slack_configured(svc.settings):
+        try:
+            depth = SlackOutbox(svc.store).depth()
+        except StoreError:
+            depth = None
+    return Response(svc.metrics.render(lags, depth), content_type=CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

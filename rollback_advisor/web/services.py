@@ -115,8 +115,13 @@ class Services:
         def announce(incident: IncidentRecord, entry: AdviceEntry) -> None:
             on_advice(incident, entry, settings=self.settings, store=self.store)
 
+        def advise(incident: Incident) -> Advice:
+            advisor = self.advisor()  # sources on the incident's paths sync first
+            return self.freshness.advise(advisor.advise, advisor.graph(), incident)
+
         return IncidentDesk(self.store, self.advisor,
-                            default_environment=self.settings.environment, on_advice=announce)
+                            default_environment=self.settings.environment, on_advice=announce,
+                            advise=advise)
 
     def verdicts(self) -> VerdictDesk:
         """The verdict desk on this app's store; verdicts go to

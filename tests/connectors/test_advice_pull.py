@@ -192,3 +192,21 @@ def test_healthz_is_degraded_when_a_source_is_stale(make_app: Any) -> None:
     assert re.match(r"github: failed; lag 36\d\d s; next run 20\d\d-", out.output)
     assert "STALE" in out.output.splitlines()[0]
     assert "last error" in out.output
+
+
+def test_an_incident_opened_by_hand_pulls_first_too(make_app: Any,
+                                                    mock: responses.RequestsMock) -> None:
+    """Incidents get their advice through the same pull: the deploy no sync has stored is
+    found, and the stored advice says how fresh each source was."""
+    from datetime import datetime
+
+    from rollback_advisor.models import Incident
+
+    app = make_app()
+    github_api.serve_history(mock)
+    with app.app_context():
+        desk = services().incidents()
+        record = desk.open(Incident(target=TARGET, started_at=datetime.fromisoformat(AT)))
+        (entry,) = desk.tables.advice_history(record.id)
+    assert entry.change_id == DEPLOY
+    assert [s["source"] for s in entry.advice["sources"]] == ["github"]

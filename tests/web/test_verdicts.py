@@ -286,3 +286,28 @@ def test_the_document_links_an_opened_incident_to_its_verdicts(app: Flask) -> No
         "recordVerdict", "listVerdicts"}
     assert all(link["parameters"] == {"incident_id": "$response.body#/id"}
                for link in links.values())
+
+
+def test_a_click_queues_the_slack_update_for_each_verdict(tmp_path: Path) -> None:
+    """With Slack configured, on_verdict (main's poster) queues one outbox message per verdict
+    the click recorded: the no_change and the implied not_culprit."""
+    from rollback_advisor.models import change_from_dict
+    from rollback_advisor.store.outbox import SlackOutbox
+    from rollback_advisor.web import create_app
+
+    from .conftest import CHANGES, GRAPH
+
+    app = create_app(make_settings(tmp_path, slack_webhook_url="http://127.0.0.1:9/hook"))
+    try:
+        with app.app_context():
+            services().store.save_graph(GRAPH)
+            services().store.add_changes(change_from_dict(c) for c in CHANGES)
+        incident = open_incident(app)
+        value = encode(VerdictAction(str(incident), None, VerdictKind.NO_CHANGE))
+        r = slack_post(app, click(BOLT, "verdict", value))
+        assert r.status_code == 200 and len(r.get_json()["recorded"]) == 2, r.get_json()
+        store = app.extensions["rollback_advisor"].store
+        kinds = [m["kind"] for m in SlackOutbox(store).rows(incident)]
+        assert kinds.count("verdict") == 2 and kinds.count("advice") == 1
+    finally:
+        app.extensions["rollback_advisor"].store.close()
