@@ -55,9 +55,11 @@ class IncidentDesk:
         applied = self.tables.apply(hook_id=hook_id, batch=batch, graph=self._graph(),
                                     default_environment=self.default_environment,
                                     delivery=delivery)
-        trigger = applied.outcome.advise
-        if applied.incident is not None and trigger is not None:
-            self.advise(applied.incident, trigger)
+        # what this delivery triggers, or what an earlier one owed and never stored (its
+        # worker killed between the delivery and the advice): made good exactly once
+        record = applied.incident
+        if record is not None and record.advice_due is not None:
+            self.advise(record, record.advice_due, claim=True)
         return applied
 
     def open(self, incident: Incident, *, title: str | None = None) -> IncidentRecord:
@@ -83,8 +85,11 @@ class IncidentDesk:
     def resolve(self, incident_id: int) -> IncidentRecord:
         return self.tables.resolve(incident_id)
 
-    def advise(self, record: IncidentRecord, trigger: str) -> AdviceEntry:
-        """Compute, store and announce the advice for ``record`` now; never raises."""
+    def advise(self, record: IncidentRecord, trigger: str, *, claim: bool = False
+               ) -> AdviceEntry:
+        """Compute, store and announce the advice for ``record`` now; never raises. With
+        ``claim``, only the caller that clears the incident's owed advice stores and announces
+        it (``IncidentTables.add_advice``)."""
         now = datetime.now(UTC)
         try:
             advice = self._advise(record.state.incident())
@@ -102,7 +107,8 @@ class IncidentDesk:
                                 error=f"unexpected error computing the advice "
                                       f"({type(exc).__name__})")
         try:
-            self.tables.add_advice(entry)
+            if not self.tables.add_advice(entry, claim=claim):
+                return entry  # a racing delivery stored it
         except AdvisorError as exc:
             log.error("could not store the advice of incident %s: %s", record.id, exc.message)
             return entry

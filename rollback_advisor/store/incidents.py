@@ -53,6 +53,8 @@ class IncidentRecord:
     created_us: int
     updated_us: int
     state: IncidentState
+    # the advice a delivery owed and no one has stored yet (its worker killed in between)
+    advice_due: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """DESIGN §7's record, with the alerts (unknown nodes flagged)."""
@@ -131,12 +133,17 @@ class IncidentTables:
                     stmt = (self.store._insert(deliveries).values(dict(delivery))
                             .on_conflict_do_nothing(index_elements=["hook_id", "key_sha256"])
                             .returning(deliveries.c.id))
-                    if conn.execute(stmt).scalar() is None:
-                        return Applied(True)
+                    if conn.execute(stmt).scalar() is None:  # a redelivery: its incident
+                        found = conn.execute(select(incidents.c.id).where(
+                            incidents.c.hook_id == hook_id,
+                            incidents.c.external_sha256 == digest)).scalar()
+                        return Applied(True, None if found is None
+                                       else self._load(conn, int(found)))
                 row = _incident_row(fresh, now)
                 row.update(title=_cut(batch.title), source=batch.source, hook_id=hook_id,
                            external_id=batch.group, external_sha256=digest,
-                           url=batch.url, created_us=row["updated_us"])
+                           url=batch.url, created_us=row["updated_us"],
+                           advice_due=opened.advise)
                 stmt = (self.store._insert(incidents).values(row)
                         .on_conflict_do_nothing(index_elements=["hook_id", "external_sha256"])
                         .returning(incidents.c.id))
@@ -160,8 +167,11 @@ class IncidentTables:
                             incident_alerts.c.incident_id == found,
                             incident_alerts.c.key.in_([a.key for a in changed])))
                         self._write_alerts(conn, int(found), changed)
+                    values = _incident_row(state, now)
+                    if outcome.advise is not None:  # owed until add_advice(claim=True)
+                        values["advice_due"] = outcome.advise
                     conn.execute(update(incidents).where(incidents.c.id == found)
-                                 .values(_incident_row(state, now)))
+                                 .values(values))
                     current = self._load(conn, int(found))
                 return Applied(False, current, outcome)
         except SQLAlchemyError as exc:
@@ -193,14 +203,24 @@ class IncidentTables:
                 self._load(conn, incident_id)  # NotFound when there is no such incident
             return self._load(conn, incident_id)
 
-    def add_advice(self, entry: AdviceEntry) -> None:
+    def add_advice(self, entry: AdviceEntry, *, claim: bool = False) -> bool:
+        """Store an advice entry. With ``claim``, only if the incident still owes advice (its
+        ``advice_due``), which it then no longer does, in the same transaction: of deliveries
+        racing to make good advice a killed worker owed, exactly one stores it. Returns
+        whether it was stored."""
         with self.engine.begin() as conn:
+            if claim and not conn.execute(
+                    update(incidents).where(incidents.c.id == entry.incident_id,
+                                            incidents.c.advice_due.is_not(None))
+                    .values(advice_due=None)).rowcount:
+                return False
             conn.execute(incident_advice.insert().values(
                 incident_id=entry.incident_id, at_us=_us(entry.at), trigger=entry.trigger,
                 decision=entry.decision, confidence=entry.confidence,
                 change_id=entry.change_id, error=entry.error,
                 advice=json.dumps(entry.advice, default=str) if entry.advice is not None
                 else None))
+        return True
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -254,7 +274,7 @@ class IncidentTables:
             resolved_at=_dt(row.resolved_us),
             scope=scope_from_dict(json.loads(row.scope)) if row.scope else None, alerts=alerts)
         return IncidentRecord(row.id, row.title, row.source, row.hook_id, row.external_id,
-                              row.url, row.created_us, row.updated_us, state)
+                              row.url, row.created_us, row.updated_us, state, row.advice_due)
 
     def _write_alerts(self, conn: Connection, incident_id: int, alerts: Any) -> None:
         rows = [{"incident_id": incident_id, "key": a.key, "node": _cut(a.node),

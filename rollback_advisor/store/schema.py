@@ -199,6 +199,10 @@ incidents = Table(
     Column("url", Text),
     Column("created_us", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    # the advice a delivery owed and no one has stored yet (migration 0012): set in the
+    # delivery's transaction, cleared in the advice's, so a worker killed in between leaves it
+    # for the next delivery of the group to make good
+    Column("advice_due", String(32)),
     UniqueConstraint("hook_id", "external_sha256", name="uq_incidents_hook_external"),
     Index("ix_incidents_status_started", "status", "started_us"),
 )

@@ -91,8 +91,9 @@ def live_serve(database: str, workdir: Path, workers: int = 2) -> Iterator[LiveS
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(20)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # a loaded machine: stop it, and reap it
             proc.kill()
+            proc.wait(20)
         log.close()
 
 

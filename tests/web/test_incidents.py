@@ -278,3 +278,26 @@ def test_pagerduty_vendor_secret_verifies_the_published_vector(app: Flask) -> No
     assert shown["target"] == "payment" and shown["external_id"] == "PGR0VU2"
     wrong = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5"
     assert_canonical_error(post(client, p, raw, headers={"X-PagerDuty-Signature": wrong}), 401)
+
+
+def test_advice_a_killed_worker_owed_is_made_good_once(app: Flask, monkeypatch) -> None:
+    """A worker killed after storing the alert but before storing its advice: the incident
+    owes the advice, and the next delivery of the group (even a duplicate) stores it, once."""
+    from rollback_advisor.incidents import IncidentDesk
+
+    h = hook(app)
+    client = app.test_client()
+    first = am_payload(alert("f1", {"service": "frontend", "route": "POST /cart/checkout"},
+                             "2026-11-20T14:05:00Z"))
+    real = IncidentDesk.advise
+    monkeypatch.setattr(IncidentDesk, "advise", lambda *a, **k: None)  # dies before advising
+    opened = post(client, h, first)
+    assert opened.status_code == 201
+    incident_id = opened.get_json()["incident"]["id"]
+    assert incident(app, incident_id)["advice"] == []
+    monkeypatch.setattr(IncidentDesk, "advise", real)
+    assert post(client, h, first).get_json()["status"] == "duplicate"  # Alertmanager retries
+    (advice,) = incident(app, incident_id)["advice"]
+    assert advice["trigger"] == "opened" and advice["change_id"] == "d-payment-142"
+    assert post(client, h, first).get_json()["status"] == "duplicate"
+    assert len(incident(app, incident_id)["advice"]) == 1
