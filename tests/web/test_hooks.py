@@ -14,9 +14,9 @@ import pytest
 
 from rollback_advisor.web.services import services
 
+from ..connectors.hooks.helpers import EXTERNAL
 from .conftest import SERVER_KEY, assert_canonical_error, dumps, sign_own
 
-EXTERNAL = Path("/work/shared/external")
 EVENT = {"id": "ci:checkout:42", "kind": "deploy", "service": "checkout",
          "at": "2026-11-20T14:00:00Z", "version": "v42", "previous_version": "v41"}
 
