@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from .config import Settings
-from .engine import rank, rank_candidates
+from .engine import CandidateFilter, rank, rank_candidates
 from .errors import NotFound
-from .evidence import failing_services
 from .graph import DependencyGraph
 from .learning import LearntPriors, learn_priors
 from .models import Change, ChangeStatus, Incident, Ranking, Recommendation
@@ -137,14 +136,12 @@ class Advisor:
         graph = self.graph()
         graph.resolve(incident.target)  # fail on a bad target before touching the store
         engine = self.settings.engine
-        earliest = incident.earliest_onset
-        start = earliest - engine.window
+        bounds = CandidateFilter(graph, incident, engine)  # the engine's own bounds
         candidates = self.store.window_candidates(
-            start=start, end=incident.started_at + engine.list_after_onset,
-            environment=incident.environment)
+            start=bounds.start_at, end=bounds.end_at, environment=incident.environment)
         history = self.store.history_candidates(
-            services=failing_services(graph, incident), start=earliest - engine.tail_max,
-            end=start, environment=incident.environment)
+            services=bounds.failing, start=bounds.history_at, end=bounds.start_at,
+            environment=incident.environment)
         ranking = rank_candidates([*candidates, *history], self.store.get_changes, graph,
                                   incident, engine, self.priors())
 

@@ -3,10 +3,11 @@
 Each candidate change ``c`` is a hypothesis with a score
 
     s_c = prior(kind) x m(kind, source) x risk(status, destructiveness, breadth)
-          x f_time(Δ | kind) x g(graph)
+          x f_time(Δ | kind) x g(graph) x common_cause(c) x scope(c)
 
-beside a "no change explains this" hypothesis with its own base score ``s_0``. Normalising
-``s_c / (s_0 + Σ s)`` gives each suspect's probability; the policy thresholds it.
+beside a "no change explains this" hypothesis with its own score
+``s_0 = no_change_score x E_0``. Normalising ``s_c / (s_0 + Σ s)`` gives each suspect's
+probability; the policy thresholds it.
 
 * ``f_time`` is a density over the lag Δ between a change taking effect and the onset: a
   short exponential (most culprits land minutes before) mixed with a log-uniform tail (capacity
@@ -17,6 +18,9 @@ beside a "no change explains this" hypothesis with its own base score ``s_0``. N
 * ``m`` is the multiplier responders' verdicts taught the change's (kind, source)
   (learning.py: conjugate, shrunk towards x1, bounded); x1 with no verdicts or with
   ``learn_priors`` off, so the configured priors then hold exactly.
+* ``common_cause``, ``scope`` and ``E_0`` weigh the other failing nodes and where it fails
+  (evidence.py): all 1 for the target alone and no scope. The lag Δ runs to the earliest onset
+  among the failing nodes that depend on the change.
 * A change that began after the onset (beyond the clock-skew allowance) cannot have caused it:
   it is listed after every live change, marked, and holds no probability.
 
@@ -173,8 +177,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     reach = graph.reach_from(target)
     evidence = Evidence(graph, incident, target, reach, settings,
                         lambda hops: hop_weight(hops, settings))
-    admits = CandidateFilter(evidence.earliest, evidence.failing_services, incident,
-                             settings).admits
+    admits = CandidateFilter(graph, incident, settings).admits
     callers = graph.dependants_of(target)
     scored: list[tuple[tuple[object, ...], Candidate, float]] = []
     warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
@@ -230,31 +233,29 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                    / denominator, no_change_reason=evidence.no_change_text)
 
 
-def candidate_filter(graph: DependencyGraph, incident: Incident,
-                     settings: EngineSettings) -> CandidateFilter:
-    """The engine's candidate filter for an incident, for rankers that compare against it."""
-    return CandidateFilter(incident.earliest_onset.timestamp(),
-                           failing_services(graph, incident), incident, settings)
-
-
 class CandidateFilter:
     """Which changes are candidates: the incident's environment, from ``window`` before the
     earliest onset to ``list_after_onset`` after the target's, and, whatever their age up to
-    ``tail_max``, changes to the failing nodes themselves (a downsized database weeks ago)."""
+    ``tail_max``, changes to the failing nodes themselves (a downsized database weeks ago).
 
-    def __init__(self, earliest: float, failing: frozenset[str], incident: Incident,
+    One definition for the engine, the store's queries (``Advisor``) and the baselines."""
+
+    def __init__(self, graph: DependencyGraph, incident: Incident,
                  settings: EngineSettings) -> None:
+        earliest = incident.earliest_onset
         self.environment = incident.environment
-        self.start = earliest - settings.window.total_seconds()
-        self.history_start = earliest - settings.tail_max.total_seconds()
-        self.end = incident.started_at.timestamp() + settings.list_after_onset.total_seconds()
-        self.failing = failing
+        self.start_at = earliest - settings.window
+        self.history_at = earliest - settings.tail_max
+        self.end_at = incident.started_at + settings.list_after_onset
+        self.failing = failing_services(graph, incident)
+        self._start, self._history = self.start_at.timestamp(), self.history_at.timestamp()
+        self._end = self.end_at.timestamp()
 
     def admits(self, c: Candidate) -> bool:
-        if c.environment != self.environment or c.start > self.end:
+        if c.environment != self.environment or c.start > self._end:
             return False
-        return c.at >= self.start or (c.at >= self.history_start
-                                      and not self.failing.isdisjoint(c.services))
+        return c.at >= self._start or (c.at >= self._history
+                                       and not self.failing.isdisjoint(c.services))
 
 
 @dataclass(frozen=True, slots=True)

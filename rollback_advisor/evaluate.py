@@ -13,7 +13,7 @@ from typing import Any
 from .advisor import advise, previous_in
 from .cases import Case
 from .config import Settings
-from .engine import candidate_filter, candidate_of
+from .engine import CandidateFilter, candidate_of
 from .models import Change
 
 Baseline = Callable[[Case, Sequence[Change]], list[str]]
@@ -22,7 +22,7 @@ Baseline = Callable[[Case, Sequence[Change]], list[str]]
 def candidates(case: Case, settings: Settings) -> list[Change]:
     """The changes any ranker may consider: the engine's own filter (environment, window, and
     the failing nodes' older history)."""
-    admits = candidate_filter(case.graph, case.incident, settings.engine).admits
+    admits = CandidateFilter(case.graph, case.incident, settings.engine).admits
     return [c for c in case.changes if admits(candidate_of(c))]
 
 

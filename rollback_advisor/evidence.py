@@ -105,7 +105,6 @@ class Evidence:
         self.symptoms = tuple(symptoms)
         self.known = tuple(s for s in symptoms if s.node is not None)
         self.earliest = min([self.target.onset, *(s.onset for s in symptoms)])
-        self.failing_services = failing_services(graph, incident)
         self.scope = incident.scope
         self._scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
