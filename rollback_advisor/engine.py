@@ -177,7 +177,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     reach = graph.reach_from(target)
     evidence = Evidence(graph, incident, target, reach, settings,
                         lambda hops: hop_weight(hops, settings))
-    admits = CandidateFilter(graph, incident, settings).admits
+    bounds = CandidateFilter(graph, incident, settings)
     callers = graph.dependants_of(target)
     scored: list[tuple[tuple[object, ...], Candidate, float]] = []
     warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
@@ -188,27 +188,54 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     learnt = (priors or {}) if settings.learn_priors else {}
     learnt_factor = {key: p.factor for key, p in learnt.items()}
     fits = _Fits(graph, reach, callers, settings)
+    # The common case on a busy day, a change to one known node that no failing node depends
+    # on and that calls none of them, is answered by one set lookup: shared answers for g and
+    # the common cause. The rest go through ``fits.of`` and ``evidence.common_cause``.
+    on_path = frozenset(reach) | callers | graph.global_nodes | {GLOBAL} | evidence.reached_by_any
+    declared = graph.declared
+    unrelated = (fits.unrelated, evidence.unrelated)
+    scope_of, scope_factors = evidence.scope_of, evidence.scope_factors
+    learnt_get = learnt_factor.get
+    time_of, density, skew = model.weight, model.density, model.skew
+    env, start_at, history_at, end_at, failing = (bounds.environment, bounds.start,
+                                                  bounds.history, bounds.end, bounds.failing)
+    in_progress, succeeded = ChangeStatus.IN_PROGRESS, ChangeStatus.SUCCEEDED
+    wide = settings.wide_threshold
     for c in candidates:
-        if not admits(c):
+        # the hot loop of a busy day: fields unpacked once, CandidateFilter.admits inlined
+        _, kind, services, environment, at, start, status, pct, destructive, scope, source = c
+        if environment != env or start > end_at or (
+                at < start_at and (at < history_at or failing.isdisjoint(services))):
             continue
-        fit = fits.of(c.services)
-        cause = evidence.common_cause(c.services, fit.hops)
-        time_weight, after_onset = model.weight(c, cause.onset)
+        if len(services) == 1 and services[0] not in on_path and services[0] in declared:
+            fit, cause = unrelated
+        else:
+            fit = fits.of(services)
+            cause = evidence.common_cause(services, fit.hops)
+        if start == at and pct is None and status is not in_progress:  # at once: most of them
+            after_onset = at > cause.onset + skew  # _TimeModel.weight's first case, inlined
+            time_weight = density(0.0 if after_onset else max(cause.onset - at, 0.0) / HOUR,
+                                  kind)
+        else:
+            time_weight, after_onset = time_of(c, cause.onset)
         if fit.unknown:
             warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
                             "dependency graph: ranked with a low graph weight")
-        score = prior[c.kind] * time_weight * fit.weight * cause.factor
+        score = prior[kind] * time_weight * fit.weight * cause.factor
         if learnt_factor:
-            score *= learnt_factor.get((c.kind, c.source), 1.0)
-        if c.scope is not None:
-            score *= evidence.scope_of(c.scope)[0]
-        for factor, _ in _risk_factors(c, settings):
-            score *= factor
+            score *= learnt_get((kind, source), 1.0)
+        if scope is not None:
+            factor = scope_factors.get(scope)
+            score *= factor if factor is not None else scope_of(scope)[0]
+        if not (status is succeeded and pct is None and not destructive and (
+                kind not in _PUSH_KINDS or len(services) < wide and GLOBAL not in services)):
+            for factor, _ in _risk_factors(c, settings):
+                score *= factor
         if not after_onset:
             live_total += score
         # live first, by score; ties by time (closer to onset first), then id
-        scored.append(((after_onset, -score, -c.at, c.id), c, score))
-    scored.sort(key=lambda item: item[0])
+        scored.append(((after_onset, -score, -at, c.id), c, score))
+    scored.sort()  # by the key alone: it ends with the id, so no two keys are equal
     live = [item for item in scored if not item[0][0]]
     after = [item for item in scored if item[0][0]]  # by score too: on-path ones first
     listed = live[: settings.max_listed] + after[: settings.max_listed]
@@ -248,14 +275,15 @@ class CandidateFilter:
         self.history_at = earliest - settings.tail_max
         self.end_at = incident.started_at + settings.list_after_onset
         self.failing = failing_services(graph, incident)
-        self._start, self._history = self.start_at.timestamp(), self.history_at.timestamp()
-        self._end = self.end_at.timestamp()
+        # the same bounds in epoch seconds, as candidates carry their times
+        self.start, self.history = self.start_at.timestamp(), self.history_at.timestamp()
+        self.end = self.end_at.timestamp()
 
     def admits(self, c: Candidate) -> bool:
-        if c.environment != self.environment or c.start > self._end:
+        if c.environment != self.environment or c.start > self.end:
             return False
-        return c.at >= self._start or (c.at >= self._history
-                                       and not self.failing.isdisjoint(c.services))
+        return c.at >= self.start or (c.at >= self.history
+                                      and not self.failing.isdisjoint(c.services))
 
 
 @dataclass(frozen=True, slots=True)

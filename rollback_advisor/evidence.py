@@ -107,12 +107,13 @@ class Evidence:
         self.earliest = min([self.target.onset, *(s.onset for s in symptoms)])
         self.scope = incident.scope
         self._scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
+        self.scope_factors: dict[str | None, float] = {None: 1.0}  # the factors alone, by key
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
         # The common case on a busy day: a change no failing node depends on. One shared
         # answer, found with one set lookup.
-        self._reached_by_any = frozenset().union(*(fn.reach for fn in self.known))
-        self._unrelated = CommonCause(self.leak ** len(self.known), self.earliest, (),
-                                      tuple(fn.name for fn in self.known))
+        self.reached_by_any = frozenset().union(*(fn.reach for fn in self.known))
+        self.unrelated = CommonCause(self.leak ** len(self.known), self.earliest, (),
+                                     tuple(fn.name for fn in self.known))
         self.no_change_factor, self.no_change_text = self._no_change(target_reach)
 
     # -- common cause -----------------------------------------------------------------------
@@ -136,9 +137,9 @@ class Evidence:
         """
         if target_hops is None and len(services) == 1:
             node = services[0]
-            if (node not in self._reached_by_any and node != GLOBAL
+            if (node not in self.reached_by_any and node != GLOBAL
                     and node not in self.graph.global_nodes):
-                return self._unrelated
+                return self.unrelated
         cached = self._cause_cache.get(services)  # target_hops follows from services
         if cached is not None:
             return cached
@@ -233,6 +234,7 @@ class Evidence:
         if self.scope is not None and key is not None:
             result = scope_factor(json.loads(key), self.scope, self.settings)
         self._scope_cache[key] = result
+        self.scope_factors[key] = result[0]
         return result
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rollback_advisor.engine import EngineSettings, rank
+from rollback_advisor.engine import CandidateFilter, EngineSettings, candidate_of, rank
 from rollback_advisor.graph import DependencyGraph
-from rollback_advisor.models import ChangeKind, Incident
+from rollback_advisor.models import ChangeKind, Incident, Symptom
 
 from .factories import CHAIN, ONSET, make_change
 
@@ -201,3 +201,25 @@ def test_engine_can_say_no_change_explains_it(unrelated) -> None:
     assert all(ranking.no_change_probability > s.probability for s in ranking.suspects)
     total = ranking.no_change_probability + sum(s.probability for s in ranking.suspects)
     assert abs(total - 1.0) < 1e-9
+
+
+@fast
+@given(st.lists(st.tuples(st.sampled_from(NODES), st.integers(-200, 40 * 24 * 60),
+                          st.sampled_from(["production", "staging"]), st.integers(0, 90)),
+                min_size=1, max_size=12),
+       st.lists(st.sampled_from(NODES), max_size=2))
+def test_engine_ranks_exactly_what_the_candidate_filter_admits(drafts, symptoms) -> None:
+    """The engine's loop applies the bounds inline for speed; it must agree with the one
+    definition (CandidateFilter) that the store's queries and the baselines use."""
+    cs = [make_change(id=f"c{i}", service=node, minutes_before=m, environment=env,
+                      **({"started_at": (ONSET - timedelta(minutes=m + span)).isoformat()}
+                         if span else {}))
+          for i, (node, m, env, span) in enumerate(drafts)]
+    incident = Incident(target="web:GET /x", started_at=ONSET,
+                        symptoms=tuple(Symptom(n, ONSET - timedelta(minutes=3))
+                                       for n in symptoms))
+    settings_ = EngineSettings(max_listed=len(cs))
+    admits = CandidateFilter(GRAPH, incident, settings_).admits
+    ranking = rank(cs, GRAPH, incident, settings_)
+    assert sorted(ids(ranking)) == sorted(c.id for c in cs if admits(candidate_of(c)))
+    assert ranking.candidates == sum(admits(candidate_of(c)) for c in cs)
