@@ -202,8 +202,7 @@ def _gap(a: Change, b: Change) -> str:
 def _investigate(ranking: Ranking, graph: DependencyGraph, top: Suspect | None,
                  settings: PolicySettings, tradeoff: str) -> Recommendation:
     confidence = 1.0 - (top.probability if top else 0.0)
-    reasons = [f"no change explains the incident confidently: no-change hypothesis at "
-               f"{ranking.no_change_probability:.0%}"]
+    reasons = [_why_no_lead(ranking, top)]
     if ranking.no_change_reason:
         reasons.append(f"no change: {ranking.no_change_reason}")
     if top is not None:
@@ -211,6 +210,18 @@ def _investigate(ranking: Ranking, graph: DependencyGraph, top: Suspect | None,
                        f", below what acting on it needs: {tradeoff}")
     return Recommendation(Decision.INVESTIGATE, confidence, top, None, tuple(reasons),
                           (), tuple(_questions(ranking, graph)[: settings.max_questions]))
+
+
+def _why_no_lead(ranking: Ranking, top: Suspect | None) -> str:
+    """Where the probability went when no change is worth acting on: to "no change", or spread
+    over many weak leads (a busy window), which calls for other questions than the first."""
+    no_change = ranking.no_change_probability
+    if top is None or no_change >= top.probability:
+        return f"no change explains the incident best: no-change hypothesis at {no_change:.0%}"
+    rest = max(0.0, 1.0 - no_change - top.probability)
+    return (f"no suspect stands out: the best lead holds {top.probability:.0%}, the other "
+            f"{ranking.candidates - 1:,} changes considered {rest:.0%} between them, the "
+            f"no-change hypothesis {no_change:.0%}")
 
 
 def _questions(ranking: Ranking, graph: DependencyGraph) -> list[str]:

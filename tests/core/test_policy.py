@@ -122,6 +122,26 @@ def test_investigate_lists_next_questions() -> None:
     assert 0 <= rec.confidence <= 1
 
 
+def test_investigate_says_where_the_probability_went() -> None:
+    """Investigate says whether "no change" explains it best or no lead stands out among many
+    weak ones (a busy window): never that no change is confident when it is not."""
+    lone = advise([make_change(id="far", service="orders", minutes_before=20 * 60)])
+    assert lone.decision is Decision.INVESTIGATE
+    assert lone.reasons[0].startswith("no change explains the incident best: no-change "
+                                      "hypothesis at")
+    crowd = [make_change(id=f"d{i}", service=node, minutes_before=5 + i)
+             for i, node in enumerate(["orders", "orders-db", "orders", "orders-db"] * 3)]
+    busy = advise(crowd)
+    assert busy.decision is Decision.INVESTIGATE
+    ranking = rank(crowd, GRAPH, INCIDENT)
+    assert ranking.no_change_probability < busy.suspect.probability
+    assert busy.reasons[0] == (
+        f"no suspect stands out: the best lead holds {busy.suspect.probability:.0%}, the other "
+        f"11 changes considered "
+        f"{1 - busy.suspect.probability - ranking.no_change_probability:.0%} between them, "
+        f"the no-change hypothesis {ranking.no_change_probability:.0%}")
+
+
 def test_no_changes_at_all() -> None:
     """An empty window is an investigate with full confidence that no change did it."""
     rec = advise([])
