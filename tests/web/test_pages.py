@@ -1,0 +1,249 @@
+"""The incident page through Flask's test client (issue #9): sign-in and its session cookie,
+CSRF on every form, revoked tokens, verdicts stored, ad-hoc questions, the Slack text, caching
+headers, and the JSON API left as it was. The browser tests (tests/web/browser) click through
+the same pages in Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html import unescape
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from rollback_advisor.advice_record import advice_from_dict
+from rollback_advisor.render import advice_slack
+from rollback_advisor.web import create_app
+from rollback_advisor.web.credentials import create_token
+from rollback_advisor.web.page_auth import signin_link
+from rollback_advisor.web.services import services
+
+from .conftest import make_settings
+from .demo_incident import csrf_of, demo, load_demo, sign_in
+
+
+@pytest.fixture
+def demo_app(tmp_path: Any) -> Iterator[Flask]:
+    settings = make_settings(tmp_path)
+    assert settings.database_url
+    load_demo(settings.database_url)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    with app.app_context():
+        services().incidents().open(demo().incident, title=demo().title)
+    yield app
+    app.extensions["rollback_advisor"].store.close()
+
+
+def _token(app: Flask, scope: str, name: str | None = None) -> dict[str, Any]:
+    with app.app_context():
+        return create_token(tables=services().tables, scope=scope, name=name)
+
+
+def test_pages_ask_to_sign_in_first(demo_app):
+    client = demo_app.test_client()
+    r = client.get("/incidents/1")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/signin?next=")
+    assert client.get("/").status_code == 302
+
+
+def test_sign_in_sets_a_private_session_cookie_and_opens_the_incident(demo_app):
+    client = demo_app.test_client()
+    token = _token(demo_app, "read")["token"]
+    r = sign_in(client, token, "/incidents/1")
+    assert r.status_code == 302 and r.headers["Location"] == "/incidents/1"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert token not in cookie  # the session holds the token's id, never the token
+    page = client.get("/incidents/1")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert page.headers["Cache-Control"] == "private, no-store"
+    html = page.get_data(as_text=True)
+    culprit = demo().culprit
+    assert "Roll back" in html and culprit in html
+    # the culprit is the table's first row and the timeline's #1
+    assert html.index('id="suspect-1" data-change="' + culprit) > 0
+    assert f'data-rank="1" data-change="{culprit}"' in html
+
+
+def test_the_cookie_is_secure_over_https_or_with_an_https_public_url(demo_app, tmp_path):
+    token = _token(demo_app, "read")["token"]
+    client = demo_app.test_client()
+    csrf = csrf_of(client.get("/signin", base_url="https://localhost").get_data(as_text=True))
+    r = client.post("/signin", data={"token": token, "csrf": csrf},
+                    base_url="https://localhost")
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_a_wrong_token_is_refused_on_the_form(demo_app):
+    r = sign_in(demo_app.test_client(), "ra_000000000000_nope")
+    assert r.status_code == 401 and "not valid" in r.get_data(as_text=True)
+    assert "tid" not in (r.headers.get("Set-Cookie") or "")
+
+
+@pytest.mark.parametrize("csrf, status", [(None, 400), ("forged-token", 403)])
+def test_forms_without_the_session_csrf_token_are_refused(demo_app, csrf, status):
+    client = demo_app.test_client()
+    admin = _token(demo_app, "admin")["token"]
+    sign_in(client, admin)
+    form = {"change": demo().culprit, "verdict": "culprit"}
+    if csrf is not None:
+        form["csrf"] = csrf
+    r = client.post("/incidents/1/verdicts", data=form)
+    assert r.status_code == status and r.mimetype == "text/html"
+    assert "CSRF" in r.get_data(as_text=True)
+    with demo_app.app_context():
+        assert services().verdicts().list(1) == []
+    # sign-in, sign-out and questions are forms too
+    for path in ("/signin", "/signout", "/ask"):
+        assert client.post(path, data={} if csrf is None else {"csrf": csrf}).status_code \
+            == status
+
+
+def test_a_verdict_from_the_page_is_stored_under_the_tokens_name(demo_app):
+    client = demo_app.test_client()
+    admin = _token(demo_app, "admin", name="ana")["token"]
+    sign_in(client, admin, "/incidents/1")
+    csrf = csrf_of(client.get("/incidents/1").get_data(as_text=True))
+    r = client.post("/incidents/1/verdicts",
+                    data={"csrf": csrf, "change": demo().culprit, "verdict": "culprit"})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/incidents/1")
+    with demo_app.app_context():
+        [stored] = services().verdicts().list(1)
+    assert (stored.change, stored.verdict.value, stored.by) == (demo().culprit, "culprit", "ana")
+    page = client.get("/incidents/1").get_data(as_text=True)
+    assert "recorded:" in page and 'class="given culprit"' in page
+
+
+def test_a_read_token_looks_but_gives_no_verdict(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    html = client.get("/incidents/1").get_data(as_text=True)
+    assert 'value="culprit"' not in html and "Sign in with an admin token" in html
+    r = client.post("/incidents/1/verdicts", data={"csrf": csrf_of(html), "verdict": "no_change"})
+    assert r.status_code == 403
+
+
+def test_revoking_the_token_ends_the_session(demo_app):
+    client = demo_app.test_client()
+    token = _token(demo_app, "read")
+    sign_in(client, token["token"])
+    assert client.get("/incidents/1").status_code == 200
+    with demo_app.app_context():
+        services().tables.revoke_token(token["id"])
+    r = client.get("/incidents/1")
+    assert r.status_code == 302 and r.headers["Location"].startswith("/signin")
+
+
+def test_sign_out_clears_the_session(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    csrf = csrf_of(client.get("/").get_data(as_text=True))
+    r = client.post("/signout", data={"csrf": csrf})
+    assert r.status_code == 302 and r.headers["Location"] == "/signin"
+    assert client.get("/incidents/1").status_code == 302
+
+
+def test_the_slack_text_is_the_pasteable_renderers(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    html = client.get("/incidents/1").get_data(as_text=True)
+    with demo_app.app_context():
+        svc = services()
+        # the advice as the incident stored it (probabilities kept to 4 decimals)
+        stored = advice_from_dict(svc.advisor().advise(demo().incident).to_dict(),
+                                  svc.store.get_changes)
+        expected = advice_slack(stored, svc.settings.output.max_suspects)
+    found = re.search(r'<textarea id="slack-text"[^>]*>(.*?)</textarea>', html, re.S)
+    assert found and unescape(found.group(1)) == expected
+
+
+def test_the_index_lists_the_incident_and_offers_the_graphs_nodes(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    html = client.get("/").get_data(as_text=True)
+    assert "#1 demo: ticket booking fails" in html and "rollback" in html
+    assert f'<option value="{demo().incident.target}">' in html  # completion from the graph
+
+
+def test_an_ad_hoc_question_is_answered_in_the_same_layout(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    csrf = csrf_of(client.get("/").get_data(as_text=True))
+    r = client.post("/ask", data={"csrf": csrf, "target": demo().incident.target,
+                                  "at": "2026-11-20T14:05:00Z",
+                                  "symptoms": "ts-seat-service@2026-11-20T14:04:00Z",
+                                  "scope": ""})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Ad-hoc question" in html
+    assert f'id="suspect-1" data-change="{demo().culprit}"' in html
+    assert "Also failing:" in html and 'class="symptom"' in html
+    assert 'value="culprit"' not in html  # no incident: nothing to give a verdict on
+    bad = client.post("/ask", data={"csrf": csrf, "target": "no-such-node"})
+    assert bad.status_code == 404 and "not a node" in bad.get_data(as_text=True)
+
+
+def test_text_from_changes_is_escaped(demo_app):
+    with demo_app.app_context():
+        svc = services()
+        svc.incidents().open(demo().incident.__class__(
+            target="<script>alert(1)</script>", started_at=demo().incident.started_at),
+            title="<b>x</b>")
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    html = client.get("/incidents/2").get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
+
+
+def test_a_one_time_link_signs_in_once(demo_app):
+    with demo_app.test_request_context():
+        link = signin_link(services(), "http://localhost")
+    path = link.removeprefix("http://localhost")
+    client = demo_app.test_client()
+    r = client.get(path + "?next=/incidents/1")
+    assert r.status_code == 302 and r.headers["Location"] == "/incidents/1"
+    assert client.get("/incidents/1").status_code == 200
+    again = demo_app.test_client().get(path)
+    assert again.status_code == 401 and "used already" in again.get_data(as_text=True)
+    forged = demo_app.test_client().get(path[:-4] + "0000")
+    assert forged.status_code == 401
+    # signing out of a link's session revokes the session's own token
+    csrf = csrf_of(client.get("/").get_data(as_text=True))
+    client.post("/signout", data={"csrf": csrf})
+    with demo_app.app_context():
+        live = [t for t in services().tables.list_tokens() if t.revoked_us is None]
+    assert live == []
+
+
+def test_an_api_token_in_a_link_does_not_sign_in(demo_app):
+    token = _token(demo_app, "admin")
+    r = demo_app.test_client().get(f"/signin/once/{token['id']}.{'0' * 64}")
+    assert r.status_code == 401
+    with demo_app.app_context():
+        assert services().tables.get_token(token["id"]).revoked_us is None
+
+
+def test_the_json_api_sets_no_cookie_and_keeps_its_errors(demo_app):
+    client = demo_app.test_client()
+    token = _token(demo_app, "read")["token"]
+    r = client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+    assert r.headers["Cache-Control"] == "no-store" and "Vary" not in r.headers
+    missing = client.get("/api/v1/incidents/99", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404 and missing.mimetype == "application/json"
+
+
+def test_an_unknown_incident_is_a_404_page(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    r = client.get("/incidents/99")
+    assert r.status_code == 404 and r.mimetype == "text/html"
+    assert "no incident 99" in r.get_data(as_text=True)
+
+
+def test_a_safe_next_only(demo_app):
+    client = demo_app.test_client()
+    r = sign_in(client, _token(demo_app, "read")["token"], "//evil.example/x")
+    assert r.headers["Location"] == "/"
