@@ -202,8 +202,9 @@ def _lane(scale: Scale, lane: str, index: int, marks: list[Mark], failing: bool
     note = f" ({len(marks)}{', binned' if binned else ''})"
     cls = "lane-label failing" if failing else "lane-label"
     note += " failing" if failing else ""
+    shown = cut(lane, max(12, 31 - len(note))) + note  # about what LABEL_W holds
     out = [f'<text class="{cls}" x="{LABEL_W}" y="{mid + 4:.1f}" text-anchor="end">'
-           f'<title>{escape(lane + note)}</title>{escape(cut(lane, 26) + note)}</text>']
+           f'<title>{escape(lane + note)}</title>{escape(shown)}</text>']
     if binned:
         out.extend(_bins(scale, plain, y))
     else:

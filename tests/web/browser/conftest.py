@@ -9,15 +9,20 @@ then they fail. Screenshots of each page go to ``test-artifacts/screenshots/`` (
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollback_advisor.models import change_from_dict
+from rollback_advisor.timeutil import format_utc
 from rollback_advisor.web import create_app
 from rollback_advisor.web.credentials import create_token
 from rollback_advisor.web.services import services
@@ -71,11 +76,34 @@ def site(tmp_path_factory: Any, chromium: str) -> Iterator[Site]:
     with app.app_context():
         svc = services()
         svc.incidents().open(demo().incident, title=demo().title)
+        busy_incident(svc)
         admin = create_token(tables=svc.tables, scope="admin", name="ana")["token"]
         read = create_token(tables=svc.tables, scope="read", name="rui")["token"]
         svc.store.close()
     with live_serve(settings.database_url, tmp / "serve", workers=1) as server:
         yield Site(server, admin, read, settings.database_url)
+
+
+BUSY = "busy"  # the environment of incident #2: 2,000 changes in its window
+
+
+def busy_incident(svc: Any, changes: int = 2000) -> None:
+    """Incident #2: the demo's incident in an environment of its own whose window holds
+    ``changes`` generated changes on the demo graph's services, and the demo's culprit."""
+    rng = random.Random(3)
+    the = demo()
+    onset = the.incident.started_at
+    nodes = svc.advisor().graph().services()
+    rows = [change_from_dict({"id": f"busy-{i}", "kind": rng.choice(["deploy", "config"]),
+                              "service": rng.choice(nodes), "environment": BUSY,
+                              "at": format_utc(onset - timedelta(seconds=rng.random() * 93_600)
+                                               + timedelta(hours=2))})
+            for i in range(changes)]
+    culprit = svc.store.get_change(the.culprit)
+    rows.append(dataclasses.replace(culprit, id=f"{BUSY}-{culprit.id}", environment=BUSY))
+    svc.store.add_changes(rows)
+    svc.incidents().open(dataclasses.replace(the.incident, environment=BUSY),
+                         title="2,000 changes in the window")
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +125,12 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     context.close()
 
 
-def shot(page: Any, name: str) -> Path:
-    """A full-page screenshot under test-artifacts/screenshots/ (the folder made here)."""
+def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot under test-artifacts/screenshots/ (the folder made here): the whole page,
+    or what the viewport shows."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -28,6 +28,9 @@ def test_sign_in_look_judge_copy_ask_and_sign_out(page: Any, site: Site):
     assert page.locator("table.suspects tbody tr").first.get_attribute("data-change") == culprit
     assert page.locator("svg.paths g.node.top").count() == 1
     shot(page, "02-incident")
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    shot(page, "02-incident-top", full_page=False)  # docs/incident-page.png
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # a verdict: the button on the culprit's row, stored (the API shows it)
     page.locator("#suspect-1 button.culprit").click()
@@ -44,7 +47,7 @@ def test_sign_in_look_judge_copy_ask_and_sign_out(page: Any, site: Site):
     text = page.locator("#slack-text").input_value()
     assert text.startswith(":rewind: *ROLL BACK") and culprit in text
     page.click("#copy-slack")
-    page.wait_for_function("document.getElementById('copied').textContent.length > 0")
+    page.wait_for_selector("#copied:not(:empty)")
     assert page.evaluate("navigator.clipboard.readText()") == text
 
     # an ad-hoc question from the list page
@@ -125,3 +128,17 @@ def test_a_read_token_sees_the_page_without_verdict_buttons(page: Any, site: Sit
     assert "admin token" in page.locator("#suspects").inner_text()
     assert page.locator("svg.timeline g.suspect.top").get_attribute("data-change") == \
         demo().culprit
+
+
+def test_two_thousand_changes_in_the_window_stay_legible(page: Any, site: Site):
+    sign_in(page, site.read, "/incidents/2")
+    timeline = page.locator("svg.timeline")
+    first = page.locator("table.suspects tbody tr").first.get_attribute("data-change")
+    assert timeline.locator("g.suspect.top").get_attribute("data-change") == first
+    elements = page.evaluate("document.querySelectorAll('svg.timeline *').length")
+    bins = timeline.locator("rect.bin").count()
+    assert bins > 0 and elements < 2500  # binned: not one mark per change
+    shown = int((timeline.locator("desc").text_content() or "").split()[0])
+    assert shown >= 2000
+    page.set_viewport_size({"width": 1280, "height": 1500})
+    shot(page, "08-incident-2000-changes", full_page=False)
