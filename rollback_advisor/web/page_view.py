@@ -102,10 +102,7 @@ def timeline_of(svc: Services, advice: Advice, graph: DependencyGraph | None) ->
         if c.id in shown:
             continue
         after = c.start > onset.timestamp() + skew
-        marks.append(Mark(c.id, _lane(c.services), c.at, c.kind.value, None, after,
-                          f"{c.id}: {c.kind.value} of {', '.join(c.services)}, "
-                          f"{format_utc(datetime.fromtimestamp(c.at, UTC))}"
-                          f"{' (after onset)' if after else ''}"))
+        marks.append(Mark(c.id, _lane(c.services), c.at, c.kind.value, None, after))
     failing = [incident.target, *(s.node for s in incident.symptoms)]
     owners = [graph.owner(n) if graph is not None else n for n in failing]
     return Timeline(marks, onset=onset.timestamp(), start=start.timestamp(),

@@ -43,7 +43,7 @@ class Mark:
     kind: str = ""
     rank: int | None = None
     after_onset: bool = False
-    title: str = ""
+    title: str = ""  # the tooltip; made from the rest when empty
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def _lane(scale: Scale, lane: str, index: int, marks: list[Mark], failing: bool
             x = scale.x(m.at)
             cls = "change after-change" if m.after_onset else "change"
             out.append(f'<rect class="{cls}" x="{x - 1.5:.1f}" y="{y + 6}" width="3" '
-                       f'height="{LANE_H - 12}"><title>{escape(m.title or m.id)}</title></rect>')
+                       f'height="{LANE_H - 12}"><title>{escape(_title(m))}</title></rect>')
     last_x = -100.0
     shift = 0
     for m in sorted((m for m in marks if m.rank is not None), key=lambda m: m.at):
@@ -229,6 +229,14 @@ def _lane(scale: Scale, lane: str, index: int, marks: list[Mark], failing: bool
         out.append(f'<g class="{cls}" data-rank="{rank}" data-change="{escape(m.id)}">'
                    f'<title>{escape(m.title or m.id)}</title>{number}</g>')
     return out
+
+
+def _title(m: Mark) -> str:
+    """A mark's tooltip: its own, else made only for the marks drawn one by one."""
+    if m.title:
+        return m.title
+    return (f"{m.id}: {m.kind or 'change'} of {m.lane}, {_hm(m.at, True)} UTC"
+            + (" (after onset)" if m.after_onset else ""))
 
 
 def _bins(scale: Scale, marks: list[Mark], y: float) -> list[str]:
