@@ -37,6 +37,7 @@ from .services import services
 
 bp = Blueprint("pages", __name__)
 
+OPEN = 100  # open incidents listed
 RECENT = 20  # resolved incidents listed under the open ones
 MAX_NODES = 5000  # graph nodes offered for completion
 _SPLIT = re.compile(r"[\n,]+")
@@ -157,18 +158,24 @@ def _safe_next(value: str | None) -> str:
 def index() -> Any:
     if (go := _signin_redirect()) is not None:
         return go
-    me = _reader()
+    return _index(_reader())
+
+
+def _index(me: Viewer | None, *, asked: Any = None, error: str | None = None,
+           status: int = 200) -> Any:
+    """The list of incidents and the question form (with what was asked and why it could not
+    be answered, after a question that failed)."""
     svc = services()
     tables = svc.incidents().tables
-    rows = [*tables.list(status="open", limit=100), *tables.list(status="resolved",
-                                                                 limit=RECENT)]
-    latest = {r.id: next((e for e in reversed(tables.advice_history(r.id))), None)
-              for r in rows}
+    rows = [*tables.list(status="open", limit=OPEN), *tables.list(status="resolved",
+                                                                  limit=RECENT)]
+    latest = tables.latest_advice([r.id for r in rows])
     try:
         nodes = sorted(svc.advisor().graph().g.nodes)[:MAX_NODES]
     except AdvisorError:
         nodes = []
-    return render_template("index.html", me=me, incidents=rows, latest=latest, nodes=nodes)
+    return render_template("index.html", me=me, incidents=rows, latest=latest, nodes=nodes,
+                           asked=asked or {}, error=error), status
 
 
 @bp.get("/incidents/<incident_id>")
@@ -210,5 +217,11 @@ def ask() -> Any:
             if word.strip():
                 data.add(name, word.strip())
     svc = services()
-    view: PageView = answer_view(svc, svc.advise_request(data))
-    return render_template("incident.html", me=me, view=view, asked=form)
+    try:
+        advice = svc.advise_request(data)
+    except AdvisorError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _index(me, asked=form, error=exc.message, status=exc.status_code)
+    view: PageView = answer_view(svc, advice)
+    return render_template("incident.html", me=me, view=view)

@@ -181,8 +181,33 @@ def test_an_ad_hoc_question_is_answered_in_the_same_layout(demo_app):
     assert f'id="suspect-1" data-change="{demo().culprit}"' in html
     assert "Also failing:" in html and 'class="symptom"' in html
     assert 'value="culprit"' not in html  # no incident: nothing to give a verdict on
-    bad = client.post("/ask", data={"csrf": csrf, "target": "no-such-node"})
-    assert bad.status_code == 404 and "not a node" in bad.get_data(as_text=True)
+    bad = client.post("/ask", data={"csrf": csrf, "target": "no-such-node", "at": "-5m"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 404 and "not a node" in text  # said on the form, kept filled
+    assert 'value="no-such-node"' in text and 'value="-5m"' in text
+
+
+def test_an_incident_without_advice_says_why(demo_app):
+    with demo_app.app_context():
+        services().incidents().open(demo().incident.__class__(
+            target="not-in-the-graph", started_at=demo().incident.started_at))
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    html = client.get("/incidents/2").get_data(as_text=True)
+    assert "No advice" in html and "not a node of the dependency graph" in html
+    assert "not-in-the-graph" in client.get("/").get_data(as_text=True)
+
+
+def test_the_list_shows_each_incidents_latest_advice(demo_app):
+    with demo_app.app_context():
+        desk = services().incidents()
+        record = desk.tables.get(1)
+        desk.advise(record, "symptom_added")
+        latest = desk.tables.latest_advice([1, 99])
+        history = desk.tables.advice_history(1)
+    assert list(latest) == [1] and len(history) == 2
+    assert latest[1].trigger == "symptom_added" == history[-1].trigger
+    assert latest[1].advice is None and latest[1].decision == history[-1].decision
 
 
 def test_text_from_changes_is_escaped(demo_app):
