@@ -202,7 +202,7 @@ def _lane(scale: Scale, lane: str, index: int, marks: list[Mark], failing: bool
     note = f" ({len(marks)}{', binned' if binned else ''})"
     cls = "lane-label failing" if failing else "lane-label"
     note += " failing" if failing else ""
-    shown = cut(lane, max(12, 31 - len(note))) + note  # about what LABEL_W holds
+    shown = cut(lane, max(12, 29 - len(note))) + note  # about what LABEL_W holds
     out = [f'<text class="{cls}" x="{LABEL_W}" y="{mid + 4:.1f}" text-anchor="end">'
            f'<title>{escape(lane + note)}</title>{escape(shown)}</text>']
     if binned:

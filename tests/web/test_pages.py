@@ -272,3 +272,51 @@ def test_a_safe_next_only(demo_app):
     client = demo_app.test_client()
     r = sign_in(client, _token(demo_app, "read")["token"], "//evil.example/x")
     assert r.headers["Location"] == "/"
+
+
+def _cookie(app: Flask, key: str, data: dict[str, Any]) -> str:
+    from flask.sessions import SecureCookieSessionInterface
+    from itsdangerous import URLSafeTimedSerializer
+
+    iface = SecureCookieSessionInterface()
+    return URLSafeTimedSerializer(key, salt=iface.salt, serializer=iface.serializer,
+                                  signer_kwargs={"key_derivation": iface.key_derivation,
+                                                 "digest_method": iface.digest_method}
+                                  ).dumps(data)
+
+
+def test_a_session_signed_with_another_key_is_ignored(demo_app):
+    """The cookie's key is derived from the server key: neither a guessed constant nor the
+    server key itself signs a session in."""
+    from .conftest import SERVER_KEY
+
+    admin = _token(demo_app, "admin")
+    for key in (SERVER_KEY, "dev", "secret"):
+        client = demo_app.test_client()
+        client.set_cookie("ra_session", _cookie(demo_app, key, {"tid": admin["id"],
+                                                                 "csrf": "x"}))
+        r = client.get("/incidents/1")
+        assert r.status_code == 302 and "/signin" in r.headers["Location"]
+    with demo_app.app_context():
+        from rollback_advisor.web.page_auth import page_key
+
+        key = page_key(services())
+    assert key != SERVER_KEY
+    client = demo_app.test_client()
+    client.set_cookie("ra_session", _cookie(demo_app, key, {"tid": admin["id"], "csrf": "x"}))
+    assert client.get("/incidents/1").status_code == 200  # the derived key is the one
+
+
+def test_pages_without_a_server_key_on_postgres_are_a_404(tmp_path, postgres_url):
+    from rollback_advisor.config import ServerSettings, Settings
+
+    app = create_app(Settings(database_url=postgres_url, data_dir=str(tmp_path),
+                              server=ServerSettings()))
+    try:
+        client = app.test_client()
+        r = client.get("/signin")
+        assert r.status_code == 404 and r.mimetype == "text/html"
+        assert "server.secret_key" in r.get_data(as_text=True)
+        assert client.get("/healthz").status_code == 200  # the rest of the service is up
+    finally:
+        app.extensions["rollback_advisor"].store.close()

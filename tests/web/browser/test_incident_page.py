@@ -62,6 +62,8 @@ def test_sign_in_look_judge_copy_ask_and_sign_out(page: Any, site: Site):
     assert page.locator("table.suspects tbody tr").first.get_attribute("data-change") == culprit
     assert page.locator("svg.timeline line.symptom").count() == 1
     shot(page, "05-ad-hoc-answer")
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    shot(page, "05-ad-hoc-answer-top", full_page=False)
 
     # sign out: the session is gone
     page.click("header.top button:has-text('Sign out')")
