@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Request, request, session
+from flask import Flask, Request, g, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
@@ -109,8 +109,11 @@ class Viewer:
 
 
 def viewer() -> Viewer | None:
-    """The signed-in person, checked against the token's row on every request: a revoked (or
+    """The signed-in person, checked against the token's row once per request: a revoked (or
     deleted) token clears the session."""
+    if "viewer" in g:
+        return g.viewer
+    g.viewer = None
     token_id = session.get("tid")
     if not isinstance(token_id, str):
         return None
@@ -118,10 +121,12 @@ def viewer() -> Viewer | None:
     if record is None or record.revoked_us is not None:
         session.clear()
         return None
-    return Viewer(record.id, record.scope, record.name or f"token:{record.id}")
+    g.viewer = Viewer(record.id, record.scope, record.name or f"token:{record.id}")
+    return g.viewer
 
 
 def _start(token_id: str, *, link: bool) -> None:
+    g.pop("viewer", None)
     session.clear()  # a new session for the signed-in person: no fixation
     session.permanent = True
     session.update(tid=token_id, csrf=secrets.token_urlsafe(32), link=link)
@@ -136,6 +141,7 @@ def sign_in(token: str) -> None:
 def sign_out() -> None:
     """End the session; a session from a one-time link takes its token with it."""
     token_id, link = session.get("tid"), session.get("link")
+    g.pop("viewer", None)
     session.clear()
     if link and isinstance(token_id, str):
         with contextlib.suppress(NotFound):  # revoked already

@@ -52,7 +52,7 @@ def incident_view(svc: Services, record: IncidentRecord) -> PageView:
     """The page of a stored incident: its latest computed advice, as it was given."""
     desk = svc.incidents()
     history = desk.tables.advice_history(record.id)
-    verdicts = svc.verdicts().verdicts.list(str(record.id))
+    verdicts = svc.verdicts().list(record.id)
     latest = next((e for e in reversed(history) if e.advice is not None), None)
     if latest is None:
         error = next((e.error for e in reversed(history) if e.error), None)
