@@ -320,3 +320,27 @@ def test_pages_without_a_server_key_on_postgres_are_a_404(tmp_path, postgres_url
         assert client.get("/healthz").status_code == 200  # the rest of the service is up
     finally:
         app.extensions["rollback_advisor"].store.close()
+
+
+def test_no_change_from_the_page_also_clears_the_top_suspect(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "admin", name="ana")["token"])
+    csrf = csrf_of(client.get("/incidents/1").get_data(as_text=True))
+    r = client.post("/incidents/1/verdicts", data={"csrf": csrf, "verdict": "no_change",
+                                                   "change": "ignored-with-no-change"})
+    assert r.status_code == 302
+    with demo_app.app_context():
+        given = {(v.change, v.verdict.value) for v in services().verdicts().list(1)}
+    assert given == {(None, "no_change"), (demo().culprit, "not_culprit")}
+
+
+def test_a_question_with_no_changes_in_its_window_still_draws(demo_app):
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    csrf = csrf_of(client.get("/").get_data(as_text=True))
+    r = client.post("/ask", data={"csrf": csrf, "target": demo().incident.target,
+                                  "at": "2026-01-01T00:00:00Z"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'class="timeline"' in html
+    assert "0 changes considered" in html and "No changes in the window" in html
+    assert '<g class="suspect' not in html and '<table class="suspects">' not in html
