@@ -9,6 +9,7 @@ HTML pages in one shape (``error.html``), not the API's JSON.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ from .page_view import PageView, age, answer_view, incident_view, relative
 from .services import services
 
 bp = Blueprint("pages", __name__)
+log = logging.getLogger("rollback_advisor.web")
 
 OPEN = 100  # open incidents listed
 RECENT = 20  # resolved incidents listed under the open ones
@@ -73,8 +75,15 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
     return _error_page(exc.code or 500, exc.name or "Error", exc.description or "")
 
 
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _error_page(500, "InternalError", "")
+
+
 def _error_page(status: int, code: str, message: str) -> tuple[str, int]:
     if status >= 500:
+        log.error("%s %s: %s %s", request.method, request.path, code, message)
         message = "the server could not show this page; its log says why"
     return render_template("error.html", status=status, code=code, message=message,
                            me=_who()), status

@@ -344,3 +344,19 @@ def test_a_question_with_no_changes_in_its_window_still_draws(demo_app):
     assert r.status_code == 200 and 'class="timeline"' in html
     assert "0 changes considered" in html and "No changes in the window" in html
     assert '<g class="suspect' not in html and '<table class="suspects">' not in html
+
+
+def test_an_unexpected_error_is_a_page_without_internals(demo_app, monkeypatch, caplog):
+    from rollback_advisor.web import pages
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(pages, "incident_view", broken)
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    r = client.get("/incidents/1")
+    text = r.get_data(as_text=True)
+    assert r.status_code == 500 and r.mimetype == "text/html"
+    assert "secret internals" not in text and "its log says why" in text
+    assert "secret internals" in caplog.text
