@@ -126,6 +126,6 @@ def paths_svg(paths: Sequence[Sequence[str]], *, failing: Sequence[str],
                    f'{escape(": " + what) if what else ""}</title>'
                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{NODE_W}" height="{NODE_H}" rx="5"/>'
                    f'<text x="{x + 8:.1f}" y="{y + NODE_H / 2 + 4:.1f}">'
-                   f'{escape(cut(node, 25))}</text>{badge}</g>')
+                   f'{escape(cut(node, 23))}</text>{badge}</g>')
     out.append("</svg>")
     return "\n".join(out)
