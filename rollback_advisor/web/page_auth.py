@@ -14,7 +14,7 @@ form, one-time sign-in links (DESIGN §8).
   token row minted for the link (its secret thrown away: it is no API token), the signature an
   HMAC of the id with the server key. Exchanging it revokes that row (a conditional UPDATE:
   of two racing exchanges one wins) and mints the session its own token, which signing out
-  revokes.
+  revokes. An unused link expires after LINK_LIFETIME.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from .errors import Forbidden, NotConfigured, Unauthorized
 from .services import EXTENSION, Services, services
 
 SESSION_LIFETIME = timedelta(hours=12)
+LINK_LIFETIME = timedelta(hours=24)  # an unused one-time link stops working after this
 _SESSION_PURPOSE = b"rollback-advisor page session"
 _LINK_PURPOSE = b"rollback-advisor one-time sign-in link:"
 LINK_TOKEN_NAME = "one-time sign-in link"
@@ -192,5 +194,8 @@ def exchange_link(code: str) -> None:
     except NotFound:
         raise Unauthorized("this sign-in link was used already (a link signs in once): "
                            "sign in with a token, or ask for a new link") from None
+    if time.time() - record.created_us / 1e6 > LINK_LIFETIME.total_seconds():
+        raise Unauthorized("this sign-in link has expired (a link lasts "
+                           f"{LINK_LIFETIME.total_seconds() / 3600:g} h): ask for a new one")
     minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME)
     _start(minted["id"], link=True)

@@ -360,3 +360,14 @@ def test_an_unexpected_error_is_a_page_without_internals(demo_app, monkeypatch, 
     assert r.status_code == 500 and r.mimetype == "text/html"
     assert "secret internals" not in text and "its log says why" in text
     assert "secret internals" in caplog.text
+
+
+def test_an_unused_link_expires(demo_app, monkeypatch):
+    from rollback_advisor.web import page_auth
+
+    with demo_app.test_request_context():
+        link = signin_link(services(), "http://localhost")
+    later = page_auth.time.time() + page_auth.LINK_LIFETIME.total_seconds() + 60
+    monkeypatch.setattr(page_auth.time, "time", lambda: later)
+    r = demo_app.test_client().get(link.removeprefix("http://localhost"))
+    assert r.status_code == 401 and "expired" in r.get_data(as_text=True)
