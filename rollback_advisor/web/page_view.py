@@ -16,7 +16,7 @@ from markupsafe import Markup
 from ..advice_record import advice_from_dict
 from ..advisor import Advice
 from ..engine import CandidateFilter
-from ..errors import AdvisorError
+from ..errors import AdvisorError, InvalidInput
 from ..graph import DependencyGraph
 from ..models import GLOBAL, Suspect
 from ..render import advice_slack, headline
@@ -58,7 +58,13 @@ def incident_view(svc: Services, record: IncidentRecord) -> PageView:
         error = next((e.error for e in reversed(history) if e.error), None)
         return PageView(None, record, history, verdicts,
                         error=error or "no advice has been computed for this incident yet")
-    advice = advice_from_dict(latest.advice or {}, svc.store.get_changes)
+    try:
+        advice = advice_from_dict(latest.advice or {}, svc.store.get_changes)
+    except (InvalidInput, KeyError, TypeError, ValueError) as exc:  # stored in another shape
+        reason = exc.message if isinstance(exc, InvalidInput) else f"{type(exc).__name__}"
+        return PageView(None, record, history, verdicts,
+                        error=f"the stored advice could not be read ({reason}); "
+                              "the history below still lists it")
     view = answer_view(svc, advice)
     view.record, view.history, view.verdicts = record, history, verdicts
     view.judged = {v.change: v for v in verdicts}

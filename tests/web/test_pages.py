@@ -371,3 +371,19 @@ def test_an_unused_link_expires(demo_app, monkeypatch):
     monkeypatch.setattr(page_auth.time, "time", lambda: later)
     r = demo_app.test_client().get(link.removeprefix("http://localhost"))
     assert r.status_code == 401 and "expired" in r.get_data(as_text=True)
+
+
+def test_a_stored_advice_of_another_shape_still_shows_the_incident(demo_app):
+    from sqlalchemy import update
+
+    from rollback_advisor.store.schema import incident_advice
+
+    with demo_app.app_context(), services().store.engine.begin() as conn:
+        conn.execute(update(incident_advice).values(
+            advice='{"recommendation": {"decision": "rollback"}, "suspects": [{"x": 1}]}'))
+    client = demo_app.test_client()
+    sign_in(client, _token(demo_app, "read")["token"])
+    r = client.get("/incidents/1")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "could not be read" in html
+    assert "Advice history" in html
