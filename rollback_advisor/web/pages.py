@@ -184,7 +184,8 @@ def _index(me: Viewer | None, *, asked: Any = None, error: str | None = None,
     except AdvisorError:
         nodes = []
     return render_template("index.html", me=me, incidents=rows, latest=latest, nodes=nodes,
-                           asked=asked or {}, error=error), status
+                           asked=asked or {}, error=error,
+                           environment=svc.settings.environment), status
 
 
 @bp.get("/incidents/<incident_id>")
@@ -218,7 +219,7 @@ def ask() -> Any:
     me = _reader()
     form = request.form
     data: MultiDict[str, str] = MultiDict()
-    for key in ("target", "at"):
+    for key in ("target", "at", "environment"):
         if form.get(key, "").strip():
             data[key] = form[key].strip()
     for key, name in (("symptoms", "symptom"), ("scope", "scope")):

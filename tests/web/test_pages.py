@@ -181,6 +181,12 @@ def test_an_ad_hoc_question_is_answered_in_the_same_layout(demo_app):
     assert f'id="suspect-1" data-change="{demo().culprit}"' in html
     assert "Also failing:" in html and 'class="symptom"' in html
     assert 'value="culprit"' not in html  # no incident: nothing to give a verdict on
+    staging = client.post("/ask", data={"csrf": csrf, "target": demo().incident.target,
+                                        "at": "2026-11-20T14:05:00Z",
+                                        "environment": "staging"}).get_data(as_text=True)
+    assert "in <strong>staging</strong>" in staging  # the demo's one staging change alone
+    assert 'data-change="gh-deploy-seat-281rc1-staging"' in staging
+    assert f'data-change="{demo().culprit}"' not in staging
     bad = client.post("/ask", data={"csrf": csrf, "target": "no-such-node", "at": "-5m"})
     text = bad.get_data(as_text=True)
     assert bad.status_code == 404 and "not a node" in text  # said on the form, kept filled
