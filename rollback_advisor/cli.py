@@ -497,7 +497,12 @@ def priors_reset(yes: bool) -> None:
 
 @cli.command("demo")
 @click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
-def demo(fmt: str) -> None:
+@click.option("--serve", is_flag=True,
+              help="Open the demo's incident and serve its page on 127.0.0.1, printing a "
+                   "one-time sign-in link (docs/page.md).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="With --serve: the port (0: a free one).")
+def demo(fmt: str, serve: bool, port: int) -> None:
     """Run the whole product on bundled data: no credentials, network or server needed.
 
     Uses its own SQLite file (demo.db in the data directory) unless --database is given, so
@@ -515,6 +520,12 @@ def demo(fmt: str) -> None:
     incident = Incident(target=incident_doc["target"],
                         started_at=parse_when(incident_doc["started_at"], utc_now()),
                         environment=incident_doc.get("environment", "production"))
+    if serve:
+        from .web.demo_serve import serve_demo
+
+        serve_demo(app.settings, app.database, incident, title="demo: ticket booking fails",
+                   port=port, echo=click.echo)
+        return
     advice = advisor.advise(incident)
     if fmt != "text":
         _print_advice(advice, fmt)

@@ -237,6 +237,23 @@ class IncidentTables:
                             r.decision, r.confidence, r.change_id, r.error,
                             json.loads(r.advice) if r.advice else None) for r in rows]
 
+    def latest_advice(self, incident_ids: Sequence[int]) -> dict[int, AdviceEntry]:
+        """Each incident's latest advice entry, without its advice body (a list page shows
+        the decision, the confidence and the top change of many incidents at once)."""
+        if not incident_ids:
+            return {}
+        latest = (select(func.max(incident_advice.c.id))
+                  .where(incident_advice.c.incident_id.in_(list(incident_ids)))
+                  .group_by(incident_advice.c.incident_id))
+        cols = incident_advice.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(cols.incident_id, cols.at_us, cols.trigger, cols.decision,
+                                       cols.confidence, cols.change_id, cols.error)
+                                .where(cols.id.in_(latest))).all()
+        return {r.incident_id: AdviceEntry(r.incident_id, _dt(r.at_us) or datetime.now(UTC),
+                                           r.trigger, r.decision, r.confidence, r.change_id,
+                                           r.error) for r in rows}
+
     def list(self, *, status: str | None = None, limit: int = 50, offset: int = 0
              ) -> Sequence[IncidentRecord]:
         """Incidents, the latest onset first."""

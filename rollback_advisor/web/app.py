@@ -21,6 +21,8 @@ from .hooks import bp as hooks_bp
 from .incidents_api import bp as incidents_bp
 from .metrics import Metrics
 from .ops import bp as ops_bp
+from .page_auth import install as install_page_sessions
+from .pages import bp as pages_bp
 from .services import EXTENSION, Services, services
 from .slack import bp as slack_bp
 
@@ -44,6 +46,8 @@ def build_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(hooks_bp)
     app.register_blueprint(slack_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(pages_bp)
+    install_page_sessions(app)
     register_error_handlers(app)
 
     @app.before_request

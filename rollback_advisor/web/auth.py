@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import request
 
+from ..store.service_tables import TokenRecord
 from .credentials import token_id_of, token_matches
 from .errors import Forbidden, Unauthorized
 from .services import services
@@ -30,6 +31,12 @@ def check_token(scope: str) -> str:
         raise Unauthorized("an API token is required: send 'Authorization: Bearer <token>' "
                            "(create one with 'rollback-advisor tokens create --scope "
                            f"{scope}')")
+    return verify_token(token, scope).id
+
+
+def verify_token(token: str, scope: str) -> TokenRecord:
+    """The stored record of a live ``token`` allowing ``scope`` (the API's bearer token, or
+    the one a person signs in to the pages with); Unauthorized or Forbidden otherwise."""
     token_id = token_id_of(token)
     record = services().tables.get_token(token_id) if token_id else None
     # Compare even when no row matched, so timing does not tell unknown ids from bad secrets.
@@ -39,7 +46,7 @@ def check_token(scope: str) -> str:
     if scope == "admin" and record.scope != "admin":
         raise Forbidden("this needs an admin token; the token given has scope "
                         f"{record.scope!r}")
-    return record.id
+    return record
 
 
 def require(scope: str) -> Callable[[F], F]:
