@@ -14,7 +14,9 @@ form, one-time sign-in links (DESIGN §8).
   token row minted for the link (its secret thrown away: it is no API token), the signature an
   HMAC of the id with the server key. Exchanging it revokes that row (a conditional UPDATE:
   of two racing exchanges one wins) and mints the session its own token, which signing out
-  revokes. An unused link expires after LINK_LIFETIME.
+  revokes. Opening the link (GET) only shows a sign-in button; the button's POST (with its
+  CSRF token) spends it, so link previews and prefetching cannot. An unused link expires after
+  LINK_LIFETIME.
 """
 
 from __future__ import annotations
@@ -178,24 +180,44 @@ def signin_link(svc: Services, base_url: str, scope: str = "admin") -> str:
     return f"{base_url.rstrip('/')}/signin/once/{code}"
 
 
+def check_link(code: str) -> None:
+    """Refuse (Unauthorized) a one-time link's code that is forged, used, revoked or expired,
+    without using it: opening the link only shows a button, so a chat preview or a browser's
+    prefetch cannot spend it."""
+    _live_link(code)
+
+
 def exchange_link(code: str) -> None:
-    """Start a session from a one-time link's code; Unauthorized when it is forged, used or
-    revoked."""
+    """Start a session from a one-time link's code, which is then dead; Unauthorized when it
+    is forged, used, revoked or expired."""
+    svc = services()
+    token_id = _live_link(code)
+    try:
+        svc.tables.revoke_token(token_id)  # once: of two racing exchanges, one wins
+    except NotFound:
+        raise _used() from None
+    record = svc.tables.get_token(token_id)
+    assert record is not None
+    minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME)
+    _start(minted["id"], link=True)
+
+
+def _live_link(code: str) -> str:
+    """The token id of a genuine, unused, unexpired link's code."""
     svc = services()
     token_id, _, signature = code.partition(".")
     expected = _derive(svc.server_key(), _LINK_PURPOSE + token_id.encode())
     if not hmac.compare_digest(signature, expected):
         raise Unauthorized("this sign-in link is not valid")
     record = svc.tables.get_token(token_id)
-    try:
-        if record is None or record.name != LINK_TOKEN_NAME:
-            raise NotFound("no such link")
-        svc.tables.revoke_token(token_id)  # once: a second exchange finds it revoked
-    except NotFound:
-        raise Unauthorized("this sign-in link was used already (a link signs in once): "
-                           "sign in with a token, or ask for a new link") from None
+    if record is None or record.name != LINK_TOKEN_NAME or record.revoked_us is not None:
+        raise _used()
     if time.time() - record.created_us / 1e6 > LINK_LIFETIME.total_seconds():
         raise Unauthorized("this sign-in link has expired (a link lasts "
                            f"{LINK_LIFETIME.total_seconds() / 3600:g} h): ask for a new one")
-    minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME)
-    _start(minted["id"], link=True)
+    return token_id
+
+
+def _used() -> Unauthorized:
+    return Unauthorized("this sign-in link was used already (a link signs in once): sign in "
+                        "with a token, or ask for a new link")

@@ -26,6 +26,7 @@ from .errors import Forbidden, Unauthorized
 from .page_auth import (
     Viewer,
     check_csrf,
+    check_link,
     csrf_token,
     exchange_link,
     page_key,
@@ -141,8 +142,16 @@ def signin_post() -> Any:
 
 @bp.get("/signin/once/<code>")
 def signin_once(code: str) -> Any:
+    check_link(code)  # shown, not spent: previews and prefetches only GET
+    return render_template("signin_once.html", code=code,
+                           next=_safe_next(request.args.get("next")), me=viewer())
+
+
+@bp.post("/signin/once/<code>")
+def signin_once_post(code: str) -> Any:
+    check_csrf(request.form)
     exchange_link(code)
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/signout")

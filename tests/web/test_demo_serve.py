@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from .demo_incident import demo
+from .demo_incident import csrf_of, demo
 from .live_server import free_port
 
 
@@ -35,7 +35,11 @@ def test_demo_serve_prints_a_one_time_link_to_the_incident_page(tmp_path):
         assert link and int(link.group(2)) == port
         assert (tmp_path / "demo.db").exists()  # the demo's own store, not the user's
         with requests.Session() as browser:
-            page = browser.get(link.group(1), timeout=10)
+            shown = browser.get(link.group(1), timeout=10)  # a button: opening spends nothing
+            assert shown.status_code == 200
+            page = browser.post(link.group(1), timeout=10, data={
+                "csrf": csrf_of(shown.text), "next": re.search(
+                    r'name="next" value="([^"]*)"', shown.text).group(1)})
         assert page.status_code == 200 and page.url.endswith("/incidents/1")
         assert "Roll back" in page.text and demo().culprit in page.text
         assert "HttpOnly" in str(page.history[0].headers.get("Set-Cookie"))

@@ -233,11 +233,22 @@ def test_a_one_time_link_signs_in_once(demo_app):
         link = signin_link(services(), "http://localhost")
     path = link.removeprefix("http://localhost")
     client = demo_app.test_client()
-    r = client.get(path + "?next=/incidents/1")
+    # opening it (a person, a chat preview, a prefetch) shows a button and spends nothing
+    for _ in range(2):
+        shown = client.get(path + "?next=/incidents/1")
+        assert shown.status_code == 200 and "signs you in once" in shown.get_data(as_text=True)
+    assert client.get("/incidents/1").status_code == 302  # not signed in yet
+    form = shown.get_data(as_text=True)
+    assert demo_app.test_client().post(path, data={"next": "/incidents/1"}).status_code == 400
+    r = client.post(path, data={"csrf": csrf_of(form), "next": "/incidents/1"})
     assert r.status_code == 302 and r.headers["Location"] == "/incidents/1"
     assert client.get("/incidents/1").status_code == 200
     again = demo_app.test_client().get(path)
     assert again.status_code == 401 and "used already" in again.get_data(as_text=True)
+    other = demo_app.test_client()
+    replay = other.post(path, data={"csrf": csrf_of(other.get("/signin").get_data(
+        as_text=True))})
+    assert replay.status_code == 401 and "used already" in replay.get_data(as_text=True)
     forged = demo_app.test_client().get(path[:-4] + "0000")
     assert forged.status_code == 401
     # signing out of a link's session revokes the session's own token
