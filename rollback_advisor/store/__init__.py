@@ -25,33 +25,39 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    ClauseElement,
     Connection,
     Engine,
-    Select,
     create_engine,
     delete,
     event,
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
-from ..engine import Candidate
 from ..errors import Conflict, StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
 from ..redeploy import HISTORY, as_rollback, may_be_redeploy
-from .columns import SERVICE_SEPARATOR, candidate_columns
+from ..store_reads import (
+    CHUNK,
+    MAX_ROLLOUT_KEY,
+    AdviceReads,
+    Run,
+    default_url,
+    from_doc,
+    to_us,
+)
+from .columns import candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
 
-DEFAULT_FILE = "rollback-advisor.db"
-CHUNK = 1000
-_MAX_ROLLOUT = "max_rollout_us"
-_KINDS = {k.value: k for k in ChangeKind}
+_MAX_ROLLOUT = MAX_ROLLOUT_KEY
 _STATUSES = {s.value: s for s in ChangeStatus}
 IMPORT_OWNER = "import"
 
@@ -80,10 +86,6 @@ class ImportResult:
                             self.duplicates + other.duplicates, self.not_owned + other.not_owned)
 
 
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / DEFAULT_FILE}"
-
-
 def open_store(url: str | None, data_dir: Path | None = None) -> Store:
     """Open (and migrate) the store at ``url``, or the SQLite file in ``data_dir``."""
     if url is None:
@@ -93,17 +95,17 @@ def open_store(url: str | None, data_dir: Path | None = None) -> Store:
     return Store(url)
 
 
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp() * 1_000_000) if dt.tzinfo else int(
-        dt.replace(tzinfo=UTC).timestamp() * 1_000_000)
+_us = to_us
+_from_doc = from_doc
 
 
 def _now_us() -> int:
     return _us(datetime.now(UTC))
 
 
-class Store:
-    """Changes, the graph and cursors behind one SQLAlchemy engine."""
+class Store(AdviceReads):
+    """Changes, the graph and cursors behind one SQLAlchemy engine; the advice path's reads
+    are ``AdviceReads``' SQL text, run here through SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -309,63 +311,10 @@ class Store:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def changes_in_window(self, *, start: datetime, end: datetime,
-                          environment: str) -> list[Change]:
-        """Changes that took effect at or after ``start`` and began by ``end``."""
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Run]:
         with self.engine.connect() as conn:
-            stmt = self._window(conn, select(changes.c.doc), start, end, environment)
-            return [_from_doc(d) for d in conn.execute(stmt).scalars().all()]
-
-    def window_candidates(self, *, start: datetime, end: datetime,
-                          environment: str) -> list[Candidate]:
-        """The same window as the engine's light candidates: columns only, no document
-        decoded (``get_changes`` fetches the few that get listed)."""
-        with self.engine.connect() as conn:
-            rows = _plain_rows(conn, self._window(conn, select(*_CANDIDATE_COLUMNS), start, end,
-                                                  environment))
-        return _candidates(rows)
-
-    def history_candidates(self, *, services: Iterable[str], start: datetime, end: datetime,
-                           environment: str) -> list[Candidate]:
-        """Light candidates of the changes to ``services`` that took effect in [start, end):
-        the failing nodes' own history, older than the window (served by the per-service
-        index; a handful of rows per service)."""
-        names = sorted(set(services))
-        if not names:
-            return []
-        # driven by the per-service index: the few rows of these services in the range, then
-        # their changes by primary key (an IN over the changes table would scan the window
-        # index instead)
-        stmt = (select(*_CANDIDATE_COLUMNS).distinct()
-                .select_from(change_services.join(changes,
-                                                  changes.c.id == change_services.c.change_id))
-                .where(change_services.c.service.in_(names),
-                       change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end),
-                       changes.c.environment == environment))
-        with self.engine.connect() as conn:
-            return _candidates([tuple(row) for row in conn.execute(stmt)])
-
-    def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
-                environment: str) -> Select[Any]:
-        """Bound the scan on the indexed effect time: a change that began by ``end`` took
-        effect by ``end`` plus the longest rollout ever stored."""
-        longest = conn.execute(select(store_meta.c.value).where(
-            store_meta.c.key == _MAX_ROLLOUT)).scalar() or 0
-        end_us = _us(end)
-        stmt = stmt.where(changes.c.environment == environment,
-                          changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
-        return stmt.where(changes.c.start_us <= end_us) if longest else stmt
-
-    def get_changes(self, ids: Sequence[str]) -> dict[str, Change]:
-        """Changes by id (those missing are absent from the answer)."""
-        out: dict[str, Change] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), CHUNK):
-                stmt = select(changes.c.doc).where(changes.c.id.in_(ids[i:i + CHUNK]))
-                for doc in conn.execute(stmt).scalars().all():
-                    change = _from_doc(doc)
-                    out[change.id] = change
-        return out
+            yield lambda sql, params: _plain_rows(conn, text(sql).bindparams(**params))
 
     def list_changes(self, *, service: str | None = None, kind: str | None = None,
                      environment: str | None = None, since: datetime | None = None,
@@ -402,22 +351,6 @@ class Store:
             doc = conn.execute(select(changes.c.doc).where(changes.c.id == change_id)).scalar()
         return _from_doc(doc) if doc is not None else None
 
-    def previous_change(self, *, service: str, kind: str, before: datetime,
-                        environment: str) -> Change | None:
-        """The last succeeded change of this kind to ``service`` before ``before``: what a
-        rollback returns to when the suspect does not say."""
-        stmt = (select(changes.c.doc)
-                .join(change_services, change_services.c.change_id == changes.c.id)
-                .where(change_services.c.service == service,
-                       change_services.c.environment == environment,
-                       change_services.c.kind == kind,
-                       change_services.c.at_us < _us(before),
-                       changes.c.status == ChangeStatus.SUCCEEDED.value)
-                .order_by(change_services.c.at_us.desc(), changes.c.id.desc()).limit(1))
-        with self.engine.connect() as conn:
-            doc = conn.execute(stmt).scalar()
-        return _from_doc(doc) if doc is not None else None
-
     def count_changes(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(changes)).scalar() or 0)
@@ -436,11 +369,6 @@ class Store:
             conn.execute(graphs.insert().values(id=1, document=json.dumps(document),
                                                 updated_us=_now_us()))
 
-    def load_graph(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            text = conn.execute(select(graphs.c.document).where(graphs.c.id == 1)).scalar()
-        return json.loads(text) if text is not None else None
-
     def get_cursor(self, source: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             text = conn.execute(select(sync_cursors.c.cursor)
@@ -455,23 +383,10 @@ class Store:
             index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
 
 
-_CANDIDATE_COLUMNS = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
-                      changes.c.at_us, changes.c.start_us, changes.c.status,
-                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope,
-                      changes.c.source)
-
-
-def _candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
-    kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
-    return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                      statuses[status], pct, bool(d), scope, source)
-            for i, k, s, env, at, st, status, pct, d, scope, source in rows]
-
-
-def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+def _plain_rows(conn: Connection, stmt: ClauseElement) -> list[tuple[Any, ...]]:
     """Run ``stmt`` on the DBAPI cursor and return plain tuples: on the window query, building
     SQLAlchemy Row objects for thousands of rows costs more than the query itself."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled: Any = stmt.compile(dialect=conn.dialect)
     params = compiled.construct_params()
     args: Any = ([params[name] for name in compiled.positiontup or ()] if compiled.positional
                  else params)
@@ -582,22 +497,6 @@ def _service_rows(change: Change) -> list[dict[str, Any]]:
     return [{"change_id": change.id, "service": s, "kind": change.kind.value,
              "environment": change.environment, "at_us": _us(change.at)}
             for s in change.services]
-
-
-def _from_doc(doc: str) -> Change:
-    """Rebuild a stored change without validating it again: it was validated on the way in,
-    and the window query decodes thousands of these per recommendation."""
-    d = json.loads(doc)
-    services = (d["service"],) if "service" in d else tuple(d["services"])
-    started = d.get("started_at")
-    return Change(id=d["id"], kind=ChangeKind(d["kind"]), services=services,
-                  at=datetime.fromisoformat(d["at"]), environment=d["environment"],
-                  started_at=datetime.fromisoformat(started) if started else None,
-                  version=d.get("version"), previous_version=d.get("previous_version"),
-                  status=ChangeStatus(d["status"]), reversible=d.get("reversible"),
-                  scope={k: tuple(v) for k, v in d["scope"].items()} if "scope" in d else None,
-                  summary=d.get("summary"), author=d.get("author"), url=d.get("url"),
-                  source=d.get("source"), details=d.get("details") or {})
 
 
 def _reason(exc: SQLAlchemyError) -> str:
