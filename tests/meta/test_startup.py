@@ -62,7 +62,7 @@ def test_schema_head_is_the_newest_migration() -> None:
     new migration would never run (or a current store would be migrated on every open)."""
     from rollback_advisor.store.migrate import head
 
-    assert SCHEMA_HEAD == head()
+    assert head() == SCHEMA_HEAD
 
 
 def test_help_lists_each_lazy_command_by_its_own_summary() -> None:
