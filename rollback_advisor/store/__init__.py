@@ -53,6 +53,7 @@ from ..store_reads import (
     from_doc,
     to_us,
 )
+from . import bulk
 from .columns import candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
@@ -191,9 +192,7 @@ class Store(AdviceReads):
             now = _now_us()
             values = [_row(c, now, owner) for c in rows.values()]
             longest = max([longest] + [v["at_us"] - v["start_us"] for v in values])
-            stmt = self._insert(changes).on_conflict_do_nothing(
-                index_elements=["id"]).returning(changes.c.id)
-            inserted = set(conn.execute(stmt, values).scalars())
+            inserted = self._insert_new(conn, values)
             # Classified after the insert, not before: on SQLite the insert opens the
             # transaction (pysqlite begins at the first write) and takes the write lock, so
             # the history read cannot change under it. A redeploy inserted as a deploy (rare)
@@ -205,7 +204,11 @@ class Store(AdviceReads):
                     self._rewrite(conn, rows[i], now, owner, services=False)
             new = [rows[i] for i in inserted]
             if new:
-                conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
+                services = [s for c in new for s in _service_rows(c)]
+                if len(services) >= bulk.MIN_ROWS:
+                    bulk.insert_services(conn, services)
+                else:
+                    conn.execute(change_services.insert(), services)
             rest = [rows[i] for i in rows if i not in inserted]
             updated = foreign = 0
             if update and rest:
@@ -215,6 +218,15 @@ class Store(AdviceReads):
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def _insert_new(self, conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+        """Insert the rows whose id is not stored yet; the ids inserted. A large batch goes
+        straight to the driver (bulk.py: COPY on PostgreSQL), a small one through SQLAlchemy."""
+        if len(values) >= bulk.MIN_ROWS:
+            return bulk.insert_changes(conn, values)
+        stmt = self._insert(changes).on_conflict_do_nothing(
+            index_elements=["id"]).returning(changes.c.id)
+        return set(conn.execute(stmt, values).scalars())
 
     def classify(self, items: list[Change], conn: Connection) -> list[Change]:
         """``items`` with each deploy of a version live before the current one made a
