@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from ..errors import Conflict, StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
@@ -122,12 +129,13 @@ class Store(AdviceReads):
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             _private_sqlite_file(Path(parsed.database).expanduser())
         try:
-            self.engine: Engine = create_engine(parsed, future=True, pool_pre_ping=True,
+            self.engine: Engine = create_engine(parsed, future=True,
                                                 **({"connect_args": {"connect_timeout": 5}}
                                                    if self.dialect == "postgresql" else {}))
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"cannot open {self.shown_url}: driver missing ({exc}); for "
                              "PostgreSQL: pip install 'rollback-advisor[postgres]'") from None
+        _ping_when_idle(self.engine)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
@@ -418,6 +426,33 @@ def _private_sqlite_file(path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+PING_AFTER_IDLE = 1.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle for more than PING_AFTER_IDLE
+    seconds (a server restart, a dropped socket), and replace it if it fails; one used a moment
+    ago is trusted. ``pool_pre_ping`` pinged on every checkout: a round trip for every hook
+    delivery, about a sixth of its CPU on the worker (issue 11). A connection that breaks in
+    use is invalidated as before, so the next checkout reconnects."""
+    dialect = engine.dialect
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
