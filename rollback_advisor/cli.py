@@ -280,7 +280,7 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     with click.progressbar(length=size or 0, label="importing", file=sys.stderr,
                            hidden=not size or size < 1_000_000) as bar:
         try:
-            result = store.add_changes(valid(bar))
+            result = store.add_changes(valid(bar), checked=True)
         except _Abort:
             result = None
     summary = {"inserted": result.inserted if result else 0,

@@ -19,6 +19,7 @@ table is not worth it for a handful of rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -36,7 +37,7 @@ def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[s
     """Insert the ``changes`` rows whose id is not stored yet (each row a mapping of the same
     columns); the ids inserted."""
     columns = tuple(rows[0])
-    values = [tuple(row[c] for c in columns) for row in rows]
+    values = _values(rows, columns)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -51,7 +52,7 @@ def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[s
 def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert service rows of changes this transaction inserted (none can exist yet)."""
     columns = tuple(rows[0])
-    values = [tuple(row[c] for c in columns) for row in rows]
+    values = _values(rows, columns)
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
@@ -66,6 +67,11 @@ def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
                                f"VALUES ({marks})", values)
     finally:
         cursor.close()
+
+
+def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    get = itemgetter(*columns)
+    return [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
 
 
 def _copy_changes(cursor: Any, columns: Sequence[str],
