@@ -196,13 +196,15 @@ class Store(AdviceReads):
     def _write(self, conn: Connection, items: Iterable[Change], update: bool, owner: str,
                refuse: bool = True, checked: bool = False) -> ImportResult:
         total = ImportResult()
-        longest = 0
+        longest = written = analyzed = 0
         for chunk in _chunks(items, CHUNK):
             rows = {c.id: c for c in chunk}  # last one wins within a chunk
             now = _now_us()
             values = [_row(c, now, owner, checked) for c in rows.values()]
             longest = max([longest] + [v["at_us"] - v["start_us"] for v in values])
             inserted = self._insert_new(conn, values)
+            written += len(inserted)
+            analyzed = bulk.keep_statistics(conn, written, analyzed)
             # Classified after the insert, not before: on SQLite the insert opens the
             # transaction (pysqlite begins at the first write) and takes the write lock, so
             # the history read cannot change under it. A redeploy inserted as a deploy (rare)

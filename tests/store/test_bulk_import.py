@@ -98,3 +98,44 @@ def test_large_batches_store_what_small_ones_do(store: Store) -> None:
             b.source, b.at - b.start)
     assert by_id["c400"].kind is by_id["c10400"].kind is ChangeKind.ROLLBACK
     assert services_rows(store) == 602
+
+
+@pytest.mark.postgres
+def test_a_large_load_keeps_postgres_statistics(postgres_url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load analyzes the tables as it grows (in its own transaction), so the planner
+    knows them: an empty store has no statistics (reltuples -1) until then."""
+    from sqlalchemy import text
+
+    from rollback_advisor.store import open_store
+
+    monkeypatch.setattr(bulk_module, "ANALYZE_FROM", 500)
+    store = open_store(postgres_url)
+
+    def reltuples() -> float:
+        with store.engine.connect() as conn:
+            return float(conn.execute(text(
+                "SELECT reltuples FROM pg_class WHERE oid = 'changes'::regclass")).scalar_one())
+
+    assert reltuples() < 0
+    store.add_changes([make(i) for i in range(3 * CHUNK)])
+    assert reltuples() >= 2 * CHUNK  # analyzed at 1,000 and 2,000 rows written
+    store.close()
+
+
+def test_statistics_are_kept_at_doublings_on_postgres_only() -> None:
+    ran: list[str] = []
+
+    class Conn:
+        def __init__(self, name: str) -> None:
+            self.dialect = type("D", (), {"name": name})()
+
+        def exec_driver_sql(self, sql: str) -> None:
+            ran.append(sql)
+
+    pg = Conn("postgresql")
+    steps = [bulk_module.keep_statistics(pg, n, a)  # type: ignore[arg-type]
+             for n, a in ((5_000, 0), (10_000, 0), (15_000, 10_000), (20_000, 10_000))]
+    assert steps == [0, 10_000, 10_000, 20_000] and len(ran) == 2
+    assert bulk_module.keep_statistics(Conn("sqlite"), 10**6, 0) == 0  # type: ignore[arg-type]
+    assert len(ran) == 2
