@@ -77,3 +77,20 @@ def test_a_quick_reader_never_writes(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="readonly|read-only|query_only"):
         reader.conn.execute("DELETE FROM changes")
     reader.close()
+
+
+def test_window_rows_decode_to_the_engines_candidates() -> None:
+    """Rows become Candidates without the NamedTuple's constructor: the columns must be the
+    candidate's fields, one for one, and give what the constructor gives."""
+    from rollback_advisor.engine import Candidate
+    from rollback_advisor.models import ChangeKind, ChangeStatus
+    from rollback_advisor.store_reads import CANDIDATE_COLUMNS, candidates
+
+    assert len(CANDIDATE_COLUMNS) == len(Candidate._fields)
+    row = ("c1", "migration", "a\x1fb", "production", 1_763_647_500_000_000,
+           1_763_647_200_000_000, "failed", 50.0, 1, '{"region":["x"]}', "github")
+    (got,) = candidates([row])
+    assert got == Candidate("c1", ChangeKind.MIGRATION, ("a", "b"), "production",
+                            1_763_647_500.0, 1_763_647_200.0, ChangeStatus.FAILED, 50.0, True,
+                            '{"region":["x"]}', "github")
+    assert type(got) is Candidate and got.source == "github" and got.destructive is True
