@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .models import Change, Incident
     from .store import Store
-    from .store_reads import AdviceReads
+    from .store_reads import AdviceReads, QuickReader
 
 TEXT_JSON = click.Choice(["text", "json"])
 TEXT_JSON_SLACK = click.Choice(["text", "json", "slack"])
@@ -43,7 +43,7 @@ class _App:
         self.settings: Settings = load_settings(config)
         self.database = database or self.settings.database_url
         self._store: Store | None = None
-        self._reader: AdviceReads | None = None
+        self._quick: QuickReader | None = None
 
     def store(self) -> Store:
         if self._store is None:
@@ -56,14 +56,12 @@ class _App:
         """What an answer reads: a SQLite store at the current schema straight through sqlite3
         (no SQLAlchemy, no Alembic: a responder's first answer comes at once), else the Store,
         which migrates. The same SQL either way (store_reads.py)."""
-        if self._store is not None:
-            return self._store
-        if self._reader is None:
+        if self._quick is None and self._store is None:
             from .store_reads import QuickReader, default_url
 
-            self._reader = QuickReader.open(
-                self.database or default_url(self.settings.data_path)) or self.store()
-        return self._reader
+            self._quick = QuickReader.open(self.database
+                                           or default_url(self.settings.data_path))
+        return self._quick or self.store()
 
     def advisor(self) -> Advisor:
         from .advisor import Advisor
@@ -71,10 +69,8 @@ class _App:
         return Advisor(self.store(), self.settings)
 
     def close(self) -> None:
-        from .store_reads import QuickReader
-
-        if isinstance(self._reader, QuickReader):
-            self._reader.close()
+        if self._quick is not None:
+            self._quick.close()
         if self._store is not None:
             self._store.close()
 
