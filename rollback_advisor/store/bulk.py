@@ -25,7 +25,8 @@ grows (ANALYZE sees the transaction's own rows), so the lookup stays an index sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -44,27 +45,15 @@ def _quoted(columns: Sequence[str]) -> str:
 def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert the ``changes`` rows whose id is not stored yet (each row a mapping of the same
     columns); the ids inserted."""
-    columns = tuple(rows[0])
-    values = _values(rows, columns)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cursor = dbapi.cursor()
-    try:
+    with _driver(conn, rows) as (cursor, columns, values):
         if conn.dialect.name == "postgresql":
             return _copy_changes(cursor, columns, values)
         return _sqlite_changes(cursor, columns, values)
-    finally:
-        cursor.close()
 
 
 def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert service rows of changes this transaction inserted (none can exist yet)."""
-    columns = tuple(rows[0])
-    values = _values(rows, columns)
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cursor = dbapi.cursor()
-    try:
+    with _driver(conn, rows) as (cursor, columns, values):
         if conn.dialect.name == "postgresql":
             with cursor.copy(f"COPY change_services ({_quoted(columns)}) FROM STDIN") as copy:
                 for value in values:
@@ -73,6 +62,21 @@ def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
             marks = ", ".join("?" * len(columns))
             cursor.executemany(f"INSERT INTO change_services ({_quoted(columns)}) "
                                f"VALUES ({marks})", values)
+
+
+@contextmanager
+def _driver(conn: Connection, rows: Sequence[Mapping[str, Any]]
+            ) -> Iterator[tuple[Any, tuple[str, ...], list[tuple[Any, ...]]]]:
+    """A cursor of the transaction's own DBAPI connection, the rows' columns and their values
+    as tuples in that order."""
+    columns = tuple(rows[0])
+    get = itemgetter(*columns)
+    values = [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        yield cursor, columns, values
     finally:
         cursor.close()
 
@@ -85,11 +89,6 @@ def keep_statistics(conn: Connection, written: int, analyzed: int) -> int:
         return analyzed
     conn.exec_driver_sql("ANALYZE changes, change_services")
     return written
-
-
-def _values(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    get = itemgetter(*columns)
-    return [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
 
 
 def _copy_changes(cursor: Any, columns: Sequence[str],
