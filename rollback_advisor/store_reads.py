@@ -7,6 +7,8 @@ text straight on ``sqlite3`` when the store is a current SQLite file (``QuickRea
 responder's first answer pays for neither SQLAlchemy nor Alembic (issue 11). One text and one
 decoder for both runners: their answers cannot drift apart.
 
+The text names its parameters ``:name`` (sqlite3 takes them as they are; the Store turns them
+into its driver's style, ``store.driver_sql``) and holds no other colon outside a ``::`` cast.
 Not under ``store/``: importing anything there imports the Store, and so SQLAlchemy.
 """
 

@@ -94,3 +94,14 @@ def test_window_rows_decode_to_the_engines_candidates() -> None:
                             1_763_647_500.0, 1_763_647_200.0, ChangeStatus.FAILED, 50.0, True,
                             '{"region":["x"]}', "github")
     assert type(got) is Candidate and got.source == "github" and got.destructive is True
+
+
+def test_the_reads_text_goes_to_each_driver_in_its_style() -> None:
+    from rollback_advisor.store import driver_sql
+
+    sql = 'SELECT x::text FROM t WHERE a = :a AND "by" IN (:b_0, :b_1) AND c = :a'
+    assert driver_sql(sql, "qmark") == (
+        'SELECT x::text FROM t WHERE a = ? AND "by" IN (?, ?) AND c = ?', ("a", "b_0", "b_1", "a"))
+    assert driver_sql(sql + " AND d LIKE 'x%'", "pyformat") == (
+        "SELECT x::text FROM t WHERE a = %(a)s AND \"by\" IN (%(b_0)s, %(b_1)s) AND c = %(a)s"
+        " AND d LIKE 'x%%'", None)
