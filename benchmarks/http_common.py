@@ -29,6 +29,13 @@ def free_port() -> int:
 @contextmanager
 def server(database: str, workers: int) -> Iterator[str]:
     """Run the real server (gunicorn) against ``database``; yield its base URL."""
+    with serving(database, workers) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def serving(database: str, workers: int) -> Iterator[tuple[str, int]]:
+    """``server``, yielding its base URL and the process id of gunicorn's master."""
     tmp = Path(tempfile.mkdtemp(prefix="ra-bench-"))
     config = tmp / "config.yaml"
     config.write_text("server:\n  secret_key: {$env: RA_BENCH_KEY}\n  read_auth: false\n")
@@ -53,11 +60,24 @@ def server(database: str, workers: int) -> Iterator[str]:
         else:  # never measure a server that is not up (e.g. still migrating a big store)
             raise SystemExit("the server did not answer /healthz within a minute:\n"
                              + (tmp / "server.log").read_text()[-3000:])
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         log.close()
+
+
+def worker_memory(master: int) -> list[dict[str, int]]:
+    """Each worker's (each child of gunicorn's master) peak and current resident memory in
+    KiB, from /proc/<pid>/status (VmHWM, VmRSS): Linux only."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    out = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        out.append({"pid": int(pid), "hwm_kib": int(fields["VmHWM"].split()[0]),
+                    "rss_kib": int(fields["VmRSS"].split()[0])})
+    return out
 
 
 def drive(requests_: list[Callable[[requests.Session], None]], clients: int

@@ -11,6 +11,14 @@ With SQLite it first prints what durable commits cost: the same deliveries store
 (``ServiceTables.store_delivery``, one committed transaction each) on a fresh file with
 ``synchronous=NORMAL`` (before: a power loss could lose acknowledged deliveries) and with
 ``synchronous=FULL`` (what the store uses: each commit syncs the WAL).
+
+``--cpu`` measures instead what the server spends of its own: the app in this process (Flask's
+test client, no HTTP, no gunicorn), the same deliveries and ``GET /healthz`` calls, and the
+process CPU time (``time.process_time``) per request of each. On a machine shared with other
+work this moves far less than the HTTP ratio, which the load on the client threads and the
+database sets as much as the server.
+
+    python benchmarks/http_ingest.py --cpu --deliveries 1500
 """
 
 from __future__ import annotations
@@ -68,13 +76,64 @@ def commit_cost(synchronous: str, count: int) -> tuple[float, float, float]:
     return count / elapsed, percentile(took, .5), percentile(took, .99)
 
 
+def worker_cpu(database: str, count: int) -> tuple[float, float]:
+    """Process CPU ms per ``GET /healthz`` and per delivery, the app in this process."""
+    import os
+
+    directory = tempfile.mkdtemp(prefix="ra-cpu-")
+    config = Path(directory) / "config.yaml"
+    config.write_text("server:\n  secret_key: {$env: RA_BENCH_KEY}\n  read_auth: false\n")
+    os.environ.update(RA_BENCH_KEY=KEY, ROLLBACK_ADVISOR_DATABASE_URL=database,
+                      ROLLBACK_ADVISOR_DATA_DIR=directory, ROLLBACK_ADVISOR_CONFIG=str(config))
+    store = Store(database)
+    hook = register_hook(tables=ServiceTables(store), server_key=KEY, base_url="http://x",
+                         name="bench", source="generic", mapping={}, environment=None)
+    store.close()
+    from rollback_advisor.web.app import build_app
+
+    client = build_app().test_client()
+    run = uuid.uuid4().hex[:6]
+    bodies = [json.dumps({"id": f"cpu:{run}:{i}", "kind": "deploy", "service": f"s{i % 50}",
+                          "at": "2026-11-20T14:00:00Z", "version": f"v{i}"}).encode()
+              for i in range(count + 20)]
+
+    def deliver(body: bytes) -> None:
+        r = client.post(f"/hooks/{hook['id']}", data=body, headers={
+            "Content-Type": "application/json",
+            "X-Rollback-Advisor-Signature": sign(body, hook["secret"])})
+        assert r.status_code == 201, r.data
+
+    for body in bodies[:20]:  # warm up: connections, caches, prepared statements
+        deliver(body)
+        client.get("/healthz")
+    t0 = time.process_time()
+    for _ in range(count):
+        client.get("/healthz")
+    t1 = time.process_time()
+    for body in bodies[20:]:
+        deliver(body)
+    t2 = time.process_time()
+    return (t1 - t0) * 1000 / count, (t2 - t1) * 1000 / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default=PG)
     parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--cpu", action="store_true",
+                        help="server CPU per request in-process instead of the HTTP run")
     args = parser.parse_args()
+    if args.cpu:
+        database, drop_database = scratch_database(args.database)
+        try:
+            healthz, hook = worker_cpu(database, args.deliveries)
+        finally:
+            drop_database()
+        print(f"server CPU per request, in-process: GET /healthz {healthz:.3f} ms, "
+              f"POST /hooks (committed) {hook:.3f} ms; ratio {healthz / hook:.2f}")
+        return
     if args.database.startswith("sqlite"):
         for label, mode in (("before", "NORMAL"), ("after", "FULL")):
             rate, p50, p99 = commit_cost(mode, min(args.deliveries, 2000))

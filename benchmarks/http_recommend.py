@@ -1,10 +1,13 @@
 """POST /api/v1/recommendations p50/p99 under concurrent clients, with N stored changes.
 
 Reuses benchmarks/scale.py's generated organisation and changes (10,000 services; 1,000,000
-changes by default, the last month dense). Target: p99 <= 100 ms.
+changes by default, the last month dense). Target: p99 <= 100 ms. Also prints each worker's
+peak resident memory (VmHWM of /proc/<pid>/status) once the graph is loaded and the queries
+answered: run it at two store sizes to see that it does not grow with the stored changes.
 
     python benchmarks/http_recommend.py                              # 1M changes, PostgreSQL
     python benchmarks/http_recommend.py --changes 50000 --services 1000 --queries 300
+    python benchmarks/http_recommend.py --changes 100000 --queries 300   # memory, small store
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_common import drive, percentile, scratch_database, server  # noqa: E402
+from http_common import (  # noqa: E402
+    drive,
+    percentile,
+    scratch_database,
+    serving,
+    worker_memory,
+)
 from scale import END, RECENT, SPAN, changes, organisation  # noqa: E402
 
 from rollback_advisor.store import Store  # noqa: E402
@@ -59,7 +68,7 @@ def main() -> None:
         bodies = [{"target": rng.choice(targets), "at": format_utc(
             END - timedelta(seconds=rng.random() * RECENT.total_seconds() * 0.9))}
             for _ in range(args.queries)]
-        with server(database, args.workers) as base:
+        with serving(database, args.workers) as (base, master):
             def ask(body):
                 def call(session):
                     r = session.post(f"{base}/api/v1/recommendations", json=body, timeout=60)
@@ -69,12 +78,17 @@ def main() -> None:
 
             drive([ask(b) for b in bodies[:50]], args.clients)  # warm graph caches
             wall, lat = drive([ask(b) for b in bodies], args.clients)
+            memory = worker_memory(master)
     finally:
         drop_database()
     print(f"changes: {args.changes}  services: {args.services}  workers: {args.workers}  "
           f"clients: {args.clients}  queries: {args.queries}")
     print(f"recommendations: {args.queries / wall:.0f}/s  p50 {percentile(lat, .5):.1f} ms  "
           f"p99 {percentile(lat, .99):.1f} ms  (target p99 <= 100 ms)")
+    for m in memory:
+        print(f"worker {m['pid']}: peak RSS (VmHWM) {m['hwm_kib'] / 1024:.0f} MiB, now "
+              f"{m['rss_kib'] / 1024:.0f} MiB  ({args.services:,} services, {args.changes:,} "
+              "stored changes)")
 
 
 if __name__ == "__main__":

@@ -123,12 +123,10 @@ class Advisor:
         engine = self.settings.engine
         if not engine.learn_priors:
             return {}
-        from .store.verdicts import VerdictStore  # the store is optional for in-memory use
-
-        verdicts = VerdictStore(self.store)
-        version = verdicts.version()
+        version = self.store.verdicts_version()
         if self._priors is None or self._priors[0] != version:
-            self._priors = (version, learn_priors(verdicts.list(), engine.learned_prior_bounds,
+            self._priors = (version, learn_priors(self.store.verdicts(),
+                                                  engine.learned_prior_bounds,
                                                   engine.learned_prior_strength))
         return self._priors[1]
 

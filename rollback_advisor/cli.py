@@ -13,27 +13,22 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
-import yaml
 
-from .advisor import Advice, Advisor
-from .cases import case_paths, load_case
-from .config import Settings, load_settings
 from .errors import AdvisorError, InvalidInput
-from .evaluate import evaluate
-from .graph_import import load_graph_file
-from .incident_input import scope_from_texts, symptoms_from_texts
-from .learn_replay import replay
-from .learning import learn_priors
-from .models import Change, Incident, change_from_dict, dumps
-from .render import advice_json, advice_slack, advice_text, changes_text, suspects_report
-from .store import Store, open_store
-from .store.verdicts import VerdictStore
-from .timeutil import format_utc, parse_duration, parse_when, utc_now
+
+# Everything else is imported where a command needs it: `--help`, and every command, would
+# otherwise pay for SQLAlchemy, the engine and YAML before doing anything (issue 11;
+# tests/meta/test_startup.py keeps --help free of them).
+if TYPE_CHECKING:
+    from .advisor import Advice, Advisor
+    from .config import Settings
+    from .models import Change, Incident
+    from .store import Store
+    from .store_reads import AdviceReads, QuickReader
 
 TEXT_JSON = click.Choice(["text", "json"])
 TEXT_JSON_SLACK = click.Choice(["text", "json", "slack"])
@@ -43,19 +38,39 @@ class _App:
     """Per-invocation state: settings, and the store opened only when a command needs it."""
 
     def __init__(self, config: str | None, database: str | None) -> None:
+        from .config import load_settings
+
         self.settings: Settings = load_settings(config)
         self.database = database or self.settings.database_url
         self._store: Store | None = None
+        self._quick: QuickReader | None = None
 
     def store(self) -> Store:
         if self._store is None:
+            from .store import open_store
+
             self._store = open_store(self.database, self.settings.data_path)
         return self._store
 
+    def reader(self) -> AdviceReads:
+        """What an answer reads: a SQLite store at the current schema straight through sqlite3
+        (no SQLAlchemy, no Alembic: a responder's first answer comes at once), else the Store,
+        which migrates. The same SQL either way (store_reads.py)."""
+        if self._quick is None and self._store is None:
+            from .store_reads import QuickReader, default_url
+
+            self._quick = QuickReader.open(self.database
+                                           or default_url(self.settings.data_path))
+        return self._quick or self.store()
+
     def advisor(self) -> Advisor:
+        from .advisor import Advisor
+
         return Advisor(self.store(), self.settings)
 
     def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
         if self._store is not None:
             self._store.close()
 
@@ -64,28 +79,49 @@ class _Group(click.Group):
     """The root group: one-line errors, and commands of the interface layers loaded lazily.
 
     ``sync`` (connectors, vendor SDKs) and the service commands (web) are imported on first use,
-    Click's lazy-subcommand pattern, so the core CLI never imports them just to start.
+    Click's lazy-subcommand pattern, so the core CLI never imports them just to start. ``--help``
+    lists them by the summary kept here (tests/meta/test_startup.py checks each against its
+    command's own help), not by importing Flask and the connectors to read it.
     """
 
-    lazy: dict[str, str] = {
-        "sync": "connectors.cli:sync_command",
-        "serve": "rollback_advisor.web.cli:serve",
-        "hooks": "rollback_advisor.web.cli:hooks",
-        "tokens": "rollback_advisor.web.cli:tokens",
-        "notify": "rollback_advisor.web.cli:notify",
-        "deliveries": "rollback_advisor.web.replay:deliveries",
-        "incidents": "rollback_advisor.web.incident_cli:incidents",
-        "verdict": "rollback_advisor.web.incident_cli:verdict",
+    lazy: dict[str, tuple[str, str]] = {
+        "sync": ("connectors.cli:sync_command",
+                 "Run the configured connectors and store the changes they find."),
+        "serve": ("rollback_advisor.web.cli:serve",
+                  "Run the HTTP service (gunicorn with several workers; --dev for Flask's "
+                  "server)."),
+        "hooks": ("rollback_advisor.web.cli:hooks", "Register, list and revoke CI deploy hooks."),
+        "tokens": ("rollback_advisor.web.cli:tokens",
+                   "Create and revoke API tokens (stored hashed; shown once)."),
+        "notify": ("rollback_advisor.web.cli:notify",
+                   "Post a change event to a hook from CI, signed with the hook's secret."),
+        "deliveries": ("rollback_advisor.web.replay:deliveries", "Stored raw hook deliveries."),
+        "incidents": ("rollback_advisor.web.incident_cli:incidents",
+                      "Incidents opened by alerts (or by hand), with the advice kept for each."),
+        "verdict": ("rollback_advisor.web.incident_cli:verdict",
+                    "Record a responder's verdict on an incident (what the learnt priors learn "
+                    "from)."),
     }
+    _summaries_only = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
-            module, attr = self.lazy[name].split(":")
+            path, summary = self.lazy[name]
+            if self._summaries_only:
+                return click.Command(name, help=summary)
+            module, attr = path.split(":")
             self.add_command(getattr(importlib.import_module(module), attr), name)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._summaries_only = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._summaries_only = False
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -131,6 +167,9 @@ def graph() -> None:
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def graph_load(path: Path, fmt: str) -> None:
     """Store the graph from a DESIGN §2 YAML, a Backstage catalog or an edge list."""
+    from .graph_import import load_graph_file
+    from .models import dumps
+
     document = load_graph_file(path)
     g = _app().advisor().save_graph(document)
     report = g.check()
@@ -150,6 +189,8 @@ def graph_load(path: Path, fmt: str) -> None:
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def graph_show(node: str, fmt: str) -> None:
     """Print a node's dependencies and dependants."""
+    from .models import dumps
+
     g = _app().advisor().graph()
     name = g.resolve(node)
     reach = g.reach_from(name)
@@ -173,6 +214,8 @@ def graph_show(node: str, fmt: str) -> None:
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def graph_check(fmt: str) -> None:
     """Report unknown nodes, cycles and isolated nodes; exit 1 when a node is unknown."""
+    from .models import dumps
+
     app = _app()
     g = app.advisor().graph()
     report = g.check(app.store().referenced_services())
@@ -207,6 +250,8 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     Every line is validated; if any is rejected nothing is stored (a batch is all or nothing)
     unless --skip-invalid is given.
     """
+    from .models import change_from_dict, dumps
+
     rejected: list[tuple[int, str]] = []
     size = _size(source)
 
@@ -228,10 +273,12 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
             raise _Abort
 
     store = _app().store()
+    # redrawn every 0.1% of the file, not every line: on a terminal each redraw cost ~5 us a line
     with click.progressbar(length=size or 0, label="importing", file=sys.stderr,
-                           hidden=not size or size < 1_000_000) as bar:
+                           hidden=not size or size < 1_000_000,
+                           update_min_steps=max(1, (size or 0) // 1000)) as bar:
         try:
-            result = store.add_changes(valid(bar))
+            result = store.add_changes(valid(bar), checked=True)
         except _Abort:
             result = None
     summary = {"inserted": result.inserted if result else 0,
@@ -268,6 +315,10 @@ def _size(stream: IO[bytes]) -> int | None:
 def changes_cmd(service: str | None, since: str | None, until: str | None, kind: str | None,
                 environment: str | None, limit: int, fmt: str) -> None:
     """List stored changes, newest first."""
+    from .models import dumps
+    from .render import changes_text
+    from .timeutil import parse_when, utc_now
+
     now = utc_now()
     found = _app().store().list_changes(
         service=service, kind=kind, environment=environment, limit=limit,
@@ -290,6 +341,10 @@ class _Ask:
     scope: tuple[str, ...]
 
     def incident(self, default_environment: str) -> Incident:
+        from .incident_input import scope_from_texts, symptoms_from_texts
+        from .models import Incident
+        from .timeutil import parse_when, utc_now
+
         now = utc_now()
         onset = parse_when(self.at, now, "--at")
         return Incident(target=self.target, started_at=onset,
@@ -300,12 +355,15 @@ class _Ask:
 
 
 def _advise(ask: _Ask) -> Advice:
+    from .advisor import Advisor
+    from .timeutil import parse_duration
+
     app = _app()
     incident = ask.incident(app.settings.environment)  # refuse bad input before the store
     if ask.window:
         engine = replace(app.settings.engine, window=parse_duration(ask.window, "--window"))
         app.settings = replace(app.settings, engine=engine)
-    return app.advisor().advise(incident)
+    return Advisor(app.reader(), app.settings).advise(incident)
 
 
 def _incident_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -341,6 +399,9 @@ def _incident_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--format", "fmt", type=TEXT_JSON_SLACK, default="text", show_default=True)
 def suspects_cmd(ask: _Ask, limit: int | None, fmt: str) -> None:
     """Rank the recent changes that could have broken TARGET (an endpoint or a node)."""
+    from .models import dumps
+    from .render import advice_slack, suspects_report
+
     advice = _advise(ask)
     n = limit or _app().settings.output.max_suspects
     if fmt == "json":
@@ -363,6 +424,8 @@ def recommend_cmd(ask: _Ask, fmt: str) -> None:
 
 
 def _print_advice(advice: Advice, fmt: str) -> None:
+    from .render import advice_json, advice_slack, advice_text
+
     n = _app().settings.output.max_suspects
     if fmt == "json":
         click.echo(advice_json(advice))
@@ -381,6 +444,10 @@ def _print_advice(advice: Advice, fmt: str) -> None:
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def eval_cmd(paths: tuple[str, ...], learn: bool, fmt: str) -> None:
     """Score ranking and decisions on case files or folders (DESIGN §3)."""
+    from .cases import case_paths, load_case
+    from .evaluate import evaluate
+    from .learn_replay import replay
+
     cases = [load_case(p) for p in case_paths(paths)]
     if not cases:
         raise InvalidInput("paths", list(paths), "at least one .yaml/.yml/.json case file")
@@ -451,6 +518,9 @@ def priors() -> None:
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
 def priors_show(fmt: str) -> None:
     """Each (kind, source) verdicts name: its counts, multiplier and effective prior."""
+    from .learning import learn_priors
+    from .store.verdicts import VerdictStore
+
     engine = _app().settings.engine
     verdicts = VerdictStore(_app().store()).list()
     learnt = learn_priors(verdicts, engine.learned_prior_bounds, engine.learned_prior_strength)
@@ -485,6 +555,8 @@ def priors_show(fmt: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def priors_reset(yes: bool) -> None:
     """Delete every verdict, so the configured priors hold again."""
+    from .store.verdicts import VerdictStore
+
     verdicts = VerdictStore(_app().store())
     count = len(verdicts.list())
     if not yes:
@@ -508,6 +580,15 @@ def demo(fmt: str, serve: bool, port: int) -> None:
     Uses its own SQLite file (demo.db in the data directory) unless --database is given, so
     your real store is left alone.
     """
+    from importlib import resources
+
+    import yaml
+
+    from .graph_import import load_graph_file
+    from .models import Incident, change_from_dict
+    from .render import advice_text
+    from .timeutil import format_utc, parse_when, utc_now
+
     app = _app()
     if app.database is None:
         app.database = f"sqlite:///{app.settings.data_path / 'demo.db'}"

@@ -3,6 +3,11 @@
 Edges point from a dependant to what it depends on (``A -> B``: A calls B, so a change to B can
 break A). A breadth-first walk from the failing endpoint along those edges yields each node's hop
 count and the path to show a person. Pure: built from a DESIGN §2 document, no I/O.
+
+The graph is held in plain adjacency dicts, in networkx's own layout and insertion order:
+answering an incident needs only lookups and a walk, and importing networkx costs a command line
+more than the whole answer (issue 11). networkx is imported for what needs its algorithms
+(``check``) and for callers that want a ``DiGraph`` (``g``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from .errors import NotFound
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ENDPOINT = "endpoint"
 SERVICE = "service"
@@ -47,30 +53,40 @@ class GraphReport:
 
 
 class DependencyGraph:
-    """A networkx DiGraph of services, datastores, providers and endpoints, with lookups."""
+    """Services, datastores, providers and endpoints with their depends_on edges, and lookups.
 
-    def __init__(self, digraph: nx.DiGraph, document: Mapping[str, Any] | None = None) -> None:
-        self.g = digraph
+    ``nodes`` maps each node to its attributes (type, declared, repo, service, endpoint);
+    ``succ``/``pred`` map it to what it depends on / what depends on it, in insertion order
+    (the walk's tie-breaks follow it, as they followed networkx's).
+    """
+
+    def __init__(self, nodes: dict[str, dict[str, Any]], succ: dict[str, dict[str, None]],
+                 pred: dict[str, dict[str, None]],
+                 document: Mapping[str, Any] | None = None) -> None:
+        self.nodes = nodes
+        self.succ = succ
+        self.pred = pred
         self.document = dict(document or {"services": {}})
+        self._nx: nx.DiGraph[str] | None = None
         self._repo_map: Mapping[str, str] | None = None
         self._endpoint_names: dict[str, list[str]] = {}
-        for node, data in digraph.nodes(data=True):
+        for node, data in nodes.items():
             if data.get("type") == ENDPOINT:
                 self._endpoint_names.setdefault(data["endpoint"], []).append(node)
-        self.declared = frozenset(n for n, d in digraph.nodes(data=True) if d.get("declared"))
+        self.declared = frozenset(n for n, d in nodes.items() if d.get("declared"))
         # Bounded so a long-running service does not grow with every target ever asked about.
         self._reach_cache: OrderedDict[str, dict[str, Reach]] = OrderedDict()
         self._dependants_cache: OrderedDict[str, frozenset[str]] = OrderedDict()
         self.global_nodes = frozenset(
-            n for n, d in digraph.nodes(data=True)
+            n for n, d in nodes.items()
             if d.get("type") == INFRASTRUCTURE and d.get("declared") and not any(
-                digraph.nodes[p].get("type") != ENDPOINT for p in digraph.predecessors(n))
+                nodes[p].get("type") != ENDPOINT for p in pred[n])
         )
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> DependencyGraph:
         """Build from a DESIGN §2 document; endpoints fall back to their service's depends_on."""
-        g: nx.DiGraph[str] = nx.DiGraph()
+        g = _Builder()
         services: Mapping[str, Any] = document.get("services") or {}
         for name, spec in services.items():
             spec = spec or {}
@@ -80,32 +96,47 @@ class DependencyGraph:
             spec = spec or {}
             deps = list(spec.get("depends_on") or [])
             for dep in deps:
-                _add_edge(g, name, dep)
+                g.add_dependency(name, dep)
             for ep_name, ep_spec in (spec.get("endpoints") or {}).items():
                 node = endpoint_id(name, ep_name)
                 g.add_node(node, type=ENDPOINT, declared=True, service=name, endpoint=ep_name)
                 ep_deps = (ep_spec or {}).get("depends_on")
                 for dep in deps if ep_deps is None else ep_deps:
-                    _add_edge(g, node, dep)
-        return cls(g, document)
+                    g.add_dependency(node, dep)
+        return cls(g.nodes, g.succ, g.pred, document)
+
+    @property
+    def g(self) -> nx.DiGraph[str]:
+        """The graph as a networkx DiGraph (built on first use), for its algorithms."""
+        if self._nx is None:
+            import networkx as nx
+
+            digraph: nx.DiGraph[str] = nx.DiGraph()
+            for node, data in self.nodes.items():
+                digraph.add_node(node, **data)
+            for node, deps in self.succ.items():
+                for dep in deps:
+                    digraph.add_edge(node, dep)
+            self._nx = digraph
+        return self._nx
 
     # -- lookups ------------------------------------------------------------------------------
 
     def __contains__(self, node: object) -> bool:
-        return node in self.g
+        return node in self.nodes
 
     def is_declared(self, node: str) -> bool:
         return node in self.declared
 
     def node_type(self, node: str) -> str:
-        return str(self.g.nodes[node].get("type", SERVICE)) if node in self.g else "unknown"
+        return str(self.nodes[node].get("type", SERVICE)) if node in self.nodes else "unknown"
 
     def owner(self, node: str) -> str:
         """The service an endpoint belongs to (a service owns itself)."""
-        return str(self.g.nodes[node].get("service", node)) if node in self.g else node
+        return str(self.nodes[node].get("service", node)) if node in self.nodes else node
 
     def services(self) -> list[str]:
-        return sorted(n for n, d in self.g.nodes(data=True) if d.get("type") != ENDPOINT)
+        return sorted(n for n, d in self.nodes.items() if d.get("type") != ENDPOINT)
 
     def repo_map(self) -> Mapping[str, str]:
         """``repo:`` annotations, so connectors and webhooks can map a repository to its node:
@@ -113,12 +144,12 @@ class DependencyGraph:
         case), built once per graph since every GitHub or GitLab delivery asks."""
         if self._repo_map is None:
             self._repo_map = MappingProxyType({str(d["repo"]).casefold(): n for n, d
-                                               in self.g.nodes(data=True) if d.get("repo")})
+                                               in self.nodes.items() if d.get("repo")})
         return self._repo_map
 
     def resolve(self, target: str) -> str:
         """Find the node a person means: ``svc:GET /x``, a unique endpoint name, or a service."""
-        if target in self.g:
+        if target in self.nodes:
             return target
         matches = self._endpoint_names.get(target, [])
         if len(matches) == 1:
@@ -126,17 +157,17 @@ class DependencyGraph:
         if len(matches) > 1:
             raise NotFound(f"endpoint {target!r} is ambiguous: name one of "
                            + ", ".join(sorted(matches)), target=target)
-        hint = _closest(target, self.g.nodes)
+        hint = _closest(target, self.nodes)
         raise NotFound(f"{target!r} is not a node of the dependency graph"
                        + (f"; did you mean {hint!r}?" if hint else
                           "; load a graph with 'rollback-advisor graph load FILE'"),
                        target=target)
 
     def dependencies(self, node: str) -> list[str]:
-        return sorted(self.g.successors(node))
+        return sorted(self.succ[node])
 
     def dependants(self, node: str) -> list[str]:
-        return sorted(self.g.predecessors(node))
+        return sorted(self.pred[node])
 
     # -- reachability -------------------------------------------------------------------------
 
@@ -155,8 +186,7 @@ class DependencyGraph:
         if owner != target:
             reach[owner] = Reach(0, (target, owner))
         queue = deque([target])
-        # networkx's own adjacency dicts: avoid view objects on the hot path
-        succ = self.g._succ  # type: ignore[attr-defined]
+        succ = self.succ
         while queue:
             node = queue.popleft()
             here = reach[node]
@@ -176,7 +206,7 @@ class DependencyGraph:
         start = self.owner(target)
         seen = {start, target}
         stack = [start, target]
-        pred = self.g._pred  # type: ignore[attr-defined]
+        pred = self.pred
         while stack:
             for p in pred[stack.pop()]:
                 if p not in seen:
@@ -190,12 +220,14 @@ class DependencyGraph:
 
     def check(self, referenced: Iterable[str] = ()) -> GraphReport:
         """Report undeclared nodes (also those named by changes), cycles and isolated nodes."""
+        import networkx as nx
+
         unknown: dict[str, list[str]] = {}
-        for node, data in self.g.nodes(data=True):
+        for node, data in self.nodes.items():
             if not data.get("declared"):
-                unknown[node] = sorted(self.owner(p) for p in self.g.predecessors(node))
+                unknown[node] = sorted(self.owner(p) for p in self.pred[node])
         for name in referenced:
-            if name not in self.g and name != "*":
+            if name not in self.nodes and name != "*":
                 unknown.setdefault(name, []).append("(a stored change)")
         services_only = self.g.subgraph(n for n, d in self.g.nodes(data=True)
                                         if d.get("type") != ENDPOINT)
@@ -222,11 +254,31 @@ def endpoint_id(service: str, endpoint: str) -> str:
     return f"{service}:{endpoint}"
 
 
-def _add_edge(g: nx.DiGraph, src: str, dst: str) -> None:
-    if dst not in g:
-        g.add_node(dst, type=SERVICE, declared=False)
-    if src != dst:
-        g.add_edge(src, dst)
+class _Builder:
+    """Adds nodes and edges as networkx's DiGraph does (attributes of a node added again are
+    updated in place; order is insertion order), into plain dicts."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.succ: dict[str, dict[str, None]] = {}
+        self.pred: dict[str, dict[str, None]] = {}
+
+    def add_node(self, node: str, **attrs: Any) -> None:
+        if node in self.nodes:
+            self.nodes[node].update(attrs)
+            return
+        self.nodes[node] = attrs
+        self.succ[node] = {}
+        self.pred[node] = {}
+
+    def add_dependency(self, src: str, dst: str) -> None:
+        """``src`` depends on ``dst``; an undeclared ``dst`` is added as an unknown service."""
+        if dst not in self.nodes:
+            self.add_node(dst, type=SERVICE, declared=False)
+        if src != dst:
+            self.add_node(src)
+            self.succ[src][dst] = None
+            self.pred[dst][src] = None
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str | None:

@@ -64,7 +64,8 @@ def check_text(value: str, field: str, max_length: int | None = None) -> str:
     if "\x00" in value:
         raise InvalidInput(field, value, "text without NUL characters")
     try:
-        value.encode("utf-8")
+        if not value.isascii():  # ASCII holds no surrogate: most text, checked for free
+            value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(field, value, "valid Unicode text (no lone surrogate such as "
                            "\\ud800)") from None

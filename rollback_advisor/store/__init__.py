@@ -16,8 +16,11 @@ so one hook cannot rewrite what another source reported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +30,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     create_engine,
     delete,
     event,
@@ -38,20 +40,32 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DisconnectionError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
-from ..engine import Candidate
 from ..errors import Conflict, StoreError
 from ..models import GLOBAL, Change, ChangeKind, ChangeStatus, check_change
 from ..redeploy import HISTORY, as_rollback, may_be_redeploy
-from .columns import SERVICE_SEPARATOR, candidate_columns
+from ..store_reads import (
+    CHUNK,
+    MAX_ROLLOUT_KEY,
+    AdviceReads,
+    Run,
+    default_url,
+    from_doc,
+    to_us,
+)
+from . import bulk
+from .columns import candidate_columns
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
 
-DEFAULT_FILE = "rollback-advisor.db"
-CHUNK = 1000
-_MAX_ROLLOUT = "max_rollout_us"
-_KINDS = {k.value: k for k in ChangeKind}
+_MAX_ROLLOUT = MAX_ROLLOUT_KEY
 _STATUSES = {s.value: s for s in ChangeStatus}
 IMPORT_OWNER = "import"
 
@@ -80,10 +94,6 @@ class ImportResult:
                             self.duplicates + other.duplicates, self.not_owned + other.not_owned)
 
 
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / DEFAULT_FILE}"
-
-
 def open_store(url: str | None, data_dir: Path | None = None) -> Store:
     """Open (and migrate) the store at ``url``, or the SQLite file in ``data_dir``."""
     if url is None:
@@ -93,17 +103,17 @@ def open_store(url: str | None, data_dir: Path | None = None) -> Store:
     return Store(url)
 
 
-def _us(dt: datetime) -> int:
-    return int(dt.timestamp() * 1_000_000) if dt.tzinfo else int(
-        dt.replace(tzinfo=UTC).timestamp() * 1_000_000)
+_us = to_us
+_from_doc = from_doc
 
 
 def _now_us() -> int:
     return _us(datetime.now(UTC))
 
 
-class Store:
-    """Changes, the graph and cursors behind one SQLAlchemy engine."""
+class Store(AdviceReads):
+    """Changes, the graph and cursors behind one SQLAlchemy engine; the advice path's reads
+    are ``AdviceReads``' SQL text, run here through SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
         try:
@@ -119,12 +129,13 @@ class Store:
         if self.dialect == "sqlite" and parsed.database not in (None, "", ":memory:"):
             _private_sqlite_file(Path(parsed.database).expanduser())
         try:
-            self.engine: Engine = create_engine(parsed, future=True, pool_pre_ping=True,
+            self.engine: Engine = create_engine(parsed, future=True,
                                                 **({"connect_args": {"connect_timeout": 5}}
                                                    if self.dialect == "postgresql" else {}))
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"cannot open {self.shown_url}: driver missing ({exc}); for "
                              "PostgreSQL: pip install 'rollback-advisor[postgres]'") from None
+        _ping_when_idle(self.engine)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
@@ -146,16 +157,18 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     def add_changes(self, items: Iterable[Change], *, update: bool = False,
-                    owner: str = IMPORT_OWNER) -> ImportResult:
+                    owner: str = IMPORT_OWNER, checked: bool = False) -> ImportResult:
         """Store changes in one transaction; existing ids are duplicates (or updated when
         ``update`` and their content differs). An exception from ``items`` stores nothing.
+        ``checked``: every change came from ``change_from_dict``, which checked the store's
+        limits already (``import``): not checked twice.
 
         Raises:
             Conflict: ``update`` and a stored id belongs to another owner (nothing stored).
         """
         try:
             with self.engine.begin() as conn:
-                return self._write(conn, items, update, owner)
+                return self._write(conn, items, update, owner, checked=checked)
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
 
@@ -181,17 +194,17 @@ class Store:
         return self._write(conn, items, update, owner)
 
     def _write(self, conn: Connection, items: Iterable[Change], update: bool, owner: str,
-               refuse: bool = True) -> ImportResult:
+               refuse: bool = True, checked: bool = False) -> ImportResult:
         total = ImportResult()
-        longest = 0
+        longest = written = analyzed = 0
         for chunk in _chunks(items, CHUNK):
             rows = {c.id: c for c in chunk}  # last one wins within a chunk
             now = _now_us()
-            values = [_row(c, now, owner) for c in rows.values()]
+            values = [_row(c, now, owner, checked) for c in rows.values()]
             longest = max([longest] + [v["at_us"] - v["start_us"] for v in values])
-            stmt = self._insert(changes).on_conflict_do_nothing(
-                index_elements=["id"]).returning(changes.c.id)
-            inserted = set(conn.execute(stmt, values).scalars())
+            inserted = self._insert_new(conn, values)
+            written += len(inserted)
+            analyzed = bulk.keep_statistics(conn, written, analyzed)
             # Classified after the insert, not before: on SQLite the insert opens the
             # transaction (pysqlite begins at the first write) and takes the write lock, so
             # the history read cannot change under it. A redeploy inserted as a deploy (rare)
@@ -203,7 +216,11 @@ class Store:
                     self._rewrite(conn, rows[i], now, owner, services=False)
             new = [rows[i] for i in inserted]
             if new:
-                conn.execute(change_services.insert(), [s for c in new for s in _service_rows(c)])
+                services = [s for c in new for s in _service_rows(c)]
+                if len(services) >= bulk.MIN_ROWS:
+                    bulk.insert_services(conn, services)
+                else:
+                    conn.execute(change_services.insert(), services)
             rest = [rows[i] for i in rows if i not in inserted]
             updated = foreign = 0
             if update and rest:
@@ -213,6 +230,15 @@ class Store:
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def _insert_new(self, conn: Connection, values: list[dict[str, Any]]) -> set[str]:
+        """Insert the rows whose id is not stored yet; the ids inserted. A large batch goes
+        straight to the driver (bulk.py: COPY on PostgreSQL), a small one through SQLAlchemy."""
+        if len(values) >= bulk.MIN_ROWS:
+            return bulk.insert_changes(conn, values)
+        stmt = self._insert(changes).on_conflict_do_nothing(
+            index_elements=["id"]).returning(changes.c.id)
+        return set(conn.execute(stmt, values).scalars())
 
     def classify(self, items: list[Change], conn: Connection) -> list[Change]:
         """``items`` with each deploy of a version live before the current one made a
@@ -309,63 +335,11 @@ class Store:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def changes_in_window(self, *, start: datetime, end: datetime,
-                          environment: str) -> list[Change]:
-        """Changes that took effect at or after ``start`` and began by ``end``."""
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Run]:
         with self.engine.connect() as conn:
-            stmt = self._window(conn, select(changes.c.doc), start, end, environment)
-            return [_from_doc(d) for d in conn.execute(stmt).scalars().all()]
-
-    def window_candidates(self, *, start: datetime, end: datetime,
-                          environment: str) -> list[Candidate]:
-        """The same window as the engine's light candidates: columns only, no document
-        decoded (``get_changes`` fetches the few that get listed)."""
-        with self.engine.connect() as conn:
-            rows = _plain_rows(conn, self._window(conn, select(*_CANDIDATE_COLUMNS), start, end,
-                                                  environment))
-        return _candidates(rows)
-
-    def history_candidates(self, *, services: Iterable[str], start: datetime, end: datetime,
-                           environment: str) -> list[Candidate]:
-        """Light candidates of the changes to ``services`` that took effect in [start, end):
-        the failing nodes' own history, older than the window (served by the per-service
-        index; a handful of rows per service)."""
-        names = sorted(set(services))
-        if not names:
-            return []
-        # driven by the per-service index: the few rows of these services in the range, then
-        # their changes by primary key (an IN over the changes table would scan the window
-        # index instead)
-        stmt = (select(*_CANDIDATE_COLUMNS).distinct()
-                .select_from(change_services.join(changes,
-                                                  changes.c.id == change_services.c.change_id))
-                .where(change_services.c.service.in_(names),
-                       change_services.c.at_us >= _us(start), change_services.c.at_us < _us(end),
-                       changes.c.environment == environment))
-        with self.engine.connect() as conn:
-            return _candidates([tuple(row) for row in conn.execute(stmt)])
-
-    def _window(self, conn: Connection, stmt: Select[Any], start: datetime, end: datetime,
-                environment: str) -> Select[Any]:
-        """Bound the scan on the indexed effect time: a change that began by ``end`` took
-        effect by ``end`` plus the longest rollout ever stored."""
-        longest = conn.execute(select(store_meta.c.value).where(
-            store_meta.c.key == _MAX_ROLLOUT)).scalar() or 0
-        end_us = _us(end)
-        stmt = stmt.where(changes.c.environment == environment,
-                          changes.c.at_us >= _us(start), changes.c.at_us <= end_us + longest)
-        return stmt.where(changes.c.start_us <= end_us) if longest else stmt
-
-    def get_changes(self, ids: Sequence[str]) -> dict[str, Change]:
-        """Changes by id (those missing are absent from the answer)."""
-        out: dict[str, Change] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), CHUNK):
-                stmt = select(changes.c.doc).where(changes.c.id.in_(ids[i:i + CHUNK]))
-                for doc in conn.execute(stmt).scalars().all():
-                    change = _from_doc(doc)
-                    out[change.id] = change
-        return out
+            style = conn.dialect.paramstyle
+            yield lambda sql, params: _driver_rows(conn, *driver_sql(sql, style), params)
 
     def list_changes(self, *, service: str | None = None, kind: str | None = None,
                      environment: str | None = None, since: datetime | None = None,
@@ -402,22 +376,6 @@ class Store:
             doc = conn.execute(select(changes.c.doc).where(changes.c.id == change_id)).scalar()
         return _from_doc(doc) if doc is not None else None
 
-    def previous_change(self, *, service: str, kind: str, before: datetime,
-                        environment: str) -> Change | None:
-        """The last succeeded change of this kind to ``service`` before ``before``: what a
-        rollback returns to when the suspect does not say."""
-        stmt = (select(changes.c.doc)
-                .join(change_services, change_services.c.change_id == changes.c.id)
-                .where(change_services.c.service == service,
-                       change_services.c.environment == environment,
-                       change_services.c.kind == kind,
-                       change_services.c.at_us < _us(before),
-                       changes.c.status == ChangeStatus.SUCCEEDED.value)
-                .order_by(change_services.c.at_us.desc(), changes.c.id.desc()).limit(1))
-        with self.engine.connect() as conn:
-            doc = conn.execute(stmt).scalar()
-        return _from_doc(doc) if doc is not None else None
-
     def count_changes(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(changes)).scalar() or 0)
@@ -436,11 +394,6 @@ class Store:
             conn.execute(graphs.insert().values(id=1, document=json.dumps(document),
                                                 updated_us=_now_us()))
 
-    def load_graph(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            text = conn.execute(select(graphs.c.document).where(graphs.c.id == 1)).scalar()
-        return json.loads(text) if text is not None else None
-
     def get_cursor(self, source: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             text = conn.execute(select(sync_cursors.c.cursor)
@@ -455,29 +408,29 @@ class Store:
             index_elements=["source"], set_={"cursor": text, "updated_us": _now_us()}))
 
 
-_CANDIDATE_COLUMNS = (changes.c.id, changes.c.kind, changes.c.services, changes.c.environment,
-                      changes.c.at_us, changes.c.start_us, changes.c.status,
-                      changes.c.rollout_pct, changes.c.destructive, changes.c.scope,
-                      changes.c.source)
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
-def _candidates(rows: list[tuple[Any, ...]]) -> list[Candidate]:
-    kinds, statuses, sep = _KINDS, _STATUSES, SERVICE_SEPARATOR
-    return [Candidate(i, kinds[k], tuple(s.split(sep)), env, at / 1e6, st / 1e6,
-                      statuses[status], pct, bool(d), scope, source)
-            for i, k, s, env, at, st, status, pct, d, scope, source in rows]
+@functools.lru_cache(maxsize=512)
+def driver_sql(sql: str, paramstyle: str) -> tuple[str, tuple[str, ...] | None]:
+    """``sql`` with its ``:name`` parameters in the driver's own style, and their names in
+    order for a positional style (None: the driver takes the mapping). SQLAlchemy's compile of
+    the same text cost ~20 us a statement and more per IN-list parameter: ~0.5 ms of each
+    recommendation's reads (issue 11)."""
+    if paramstyle == "qmark":
+        return _PARAMETER.sub("?", sql), tuple(_PARAMETER.findall(sql))
+    if paramstyle == "pyformat":
+        return _PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%")), None
+    raise StoreError(f"unsupported parameter style {paramstyle!r}")  # pragma: no cover
 
 
-def _plain_rows(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
-    """Run ``stmt`` on the DBAPI cursor and return plain tuples: on the window query, building
-    SQLAlchemy Row objects for thousands of rows costs more than the query itself."""
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    args: Any = ([params[name] for name in compiled.positiontup or ()] if compiled.positional
-                 else params)
+def _driver_rows(conn: Connection, sql: str, names: tuple[str, ...] | None,
+                 params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on the DBAPI cursor of ``conn`` and return plain tuples: on the window
+    query, building SQLAlchemy Row objects for thousands of rows costs more than the query."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(str(compiled), args)
+        cursor.execute(sql, params if names is None else [params[n] for n in names])
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -491,6 +444,33 @@ def _private_sqlite_file(path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+PING_AFTER_IDLE = 1.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle for more than PING_AFTER_IDLE
+    seconds (a server restart, a dropped socket), and replace it if it fails; one used a moment
+    ago is trusted. ``pool_pre_ping`` pinged on every checkout: a round trip for every hook
+    delivery, about a sixth of its CPU on the worker (issue 11). A connection that breaks in
+    use is invalidated as before, so the next checkout reconnects."""
+    dialect = engine.dialect
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -516,13 +496,17 @@ def _chunks(items: Iterable[Change], size: int) -> Iterator[list[Change]]:
         yield chunk
 
 
+# json.dumps with these options builds an encoder per call: one, kept, encodes every document
+_DOC_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _doc(change: Change) -> str:
-    return json.dumps(change.to_dict(), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+    return _DOC_ENCODER.encode(change.to_dict())
 
 
-def _row(change: Change, now: int, owner: str) -> dict[str, Any]:
-    check_change(change)  # built by a connector without change_from_dict: same limits
+def _row(change: Change, now: int, owner: str, checked: bool = False) -> dict[str, Any]:
+    if not checked:  # built by a connector without change_from_dict: same limits
+        check_change(change)
     return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
             "at_us": _us(change.at), "start_us": _us(change.effective_start),
             "status": change.status.value, "is_global": change.is_global,
@@ -582,22 +566,6 @@ def _service_rows(change: Change) -> list[dict[str, Any]]:
     return [{"change_id": change.id, "service": s, "kind": change.kind.value,
              "environment": change.environment, "at_us": _us(change.at)}
             for s in change.services]
-
-
-def _from_doc(doc: str) -> Change:
-    """Rebuild a stored change without validating it again: it was validated on the way in,
-    and the window query decodes thousands of these per recommendation."""
-    d = json.loads(doc)
-    services = (d["service"],) if "service" in d else tuple(d["services"])
-    started = d.get("started_at")
-    return Change(id=d["id"], kind=ChangeKind(d["kind"]), services=services,
-                  at=datetime.fromisoformat(d["at"]), environment=d["environment"],
-                  started_at=datetime.fromisoformat(started) if started else None,
-                  version=d.get("version"), previous_version=d.get("previous_version"),
-                  status=ChangeStatus(d["status"]), reversible=d.get("reversible"),
-                  scope={k: tuple(v) for k, v in d["scope"].items()} if "scope" in d else None,
-                  summary=d.get("summary"), author=d.get("author"), url=d.get("url"),
-                  source=d.get("source"), details=d.get("details") or {})
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 from ..engine import candidate_of
 from ..models import Change
+from ..store_reads import SERVICE_SEPARATOR
 
-SERVICE_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a node name
 # The window query's columns, equality and range first: an index over all of them covers it.
 WINDOW_INDEX = ("environment", "at_us", "start_us", "id", "kind", "status", "services",
                 "rollout_pct", "destructive", "scope", "source")

@@ -12,7 +12,6 @@ know when to learn again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -20,11 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import NotFound, StoreError
 from ..models import ChangeKind
-from ..verdicts import Verdict, VerdictKind
+from ..store_reads import VERDICTS_VERSION_KEY, verdict_of
+from ..verdicts import Verdict
 from . import Store, _now_us, _reason, _us
 from .schema import changes, store_meta, verdicts
 
-VERSION_KEY = "verdicts_version"
+VERSION_KEY = VERDICTS_VERSION_KEY
 
 
 class VerdictStore:
@@ -70,9 +70,10 @@ class VerdictStore:
 
     def list(self, incident: str | None = None) -> list[Verdict]:
         """Every verdict (or one incident's), by incident then change."""
-        stmt = select(verdicts).order_by(verdicts.c.incident, verdicts.c.change_key)
-        if incident is not None:
-            stmt = stmt.where(verdicts.c.incident == incident)
+        if incident is None:
+            return self.store.verdicts()
+        stmt = (select(verdicts).where(verdicts.c.incident == incident)
+                .order_by(verdicts.c.incident, verdicts.c.change_key))
         with self.store.engine.connect() as conn:
             return [_verdict(r._mapping) for r in conn.execute(stmt)]
 
@@ -85,9 +86,7 @@ class VerdictStore:
 
     def version(self) -> int:
         """A number that changes whenever the verdicts do (0 before the first write)."""
-        with self.store.engine.connect() as conn:
-            return int(conn.execute(select(store_meta.c.value).where(
-                store_meta.c.key == VERSION_KEY)).scalar() or 0)
+        return self.store.verdicts_version()
 
     def _bump(self, conn: Connection) -> None:
         stmt = self.store._insert(store_meta).values(key=VERSION_KEY, value=1)
@@ -107,8 +106,5 @@ def _row(v: Verdict) -> dict[str, Any]:
 
 
 def _verdict(row: Any) -> Verdict:
-    return Verdict(incident=row["incident"], change=row["change_key"] or None,
-                   verdict=VerdictKind(row["verdict"]), by=row["by"],
-                   at=datetime.fromtimestamp(row["at_us"] / 1e6, UTC), note=row["note"],
-                   kind=ChangeKind(row["kind"]) if row["kind"] else None,
-                   source=row["source"])
+    return verdict_of(row["incident"], row["change_key"], row["verdict"], row["by"],
+                      row["at_us"], row["note"], row["kind"], row["source"])

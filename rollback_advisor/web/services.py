@@ -9,6 +9,7 @@ form no import circle (tests/meta checks it).
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,10 @@ class Services:
     _hooks: dict[str, tuple[float, HookRecord | None]] = field(default_factory=dict)
     _server_key: str | None = None
     _freshness: Freshness | None = None
+    # one graph build at a time per worker: the first requests after a start (or a new graph)
+    # wait for it instead of each building their own copy (peak memory, benchmarks/
+    # http_recommend.py); gevent's patched lock in a gevent worker
+    _build_lock: Any = field(default_factory=threading.Lock)
 
     @property
     def freshness(self) -> Freshness:
@@ -68,12 +73,15 @@ class Services:
         with self.store.engine.connect() as conn:
             stamp = conn.execute(select(graphs.c.updated_us).where(graphs.c.id == 1)).scalar()
         if self._advisor is None or stamp != self._graph_stamp:
-            advisor = Advisor(self.store, self.settings)
-            if self.freeze_heap:
-                advisor.graph()  # build it now (NotFound as before when none is stored)
-                _freeze_heap()
-            self._advisor = advisor
-            self._graph_stamp = stamp
+            with self._build_lock:
+                if self._advisor is None or stamp != self._graph_stamp:
+                    advisor = Advisor(self.store, self.settings)
+                    if self.freeze_heap:
+                        advisor.graph()  # build it now (NotFound as before when none stored)
+                        _freeze_heap()
+                    self._advisor = advisor
+                    self._graph_stamp = stamp
+        assert self._advisor is not None
         return self._advisor
 
     def advise_request(self, data: Mapping[str, Any]) -> Advice:

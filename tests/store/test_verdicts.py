@@ -104,21 +104,30 @@ def test_candidates_carry_the_source(store: Store) -> None:
 def test_window_query_stays_index_only(tmp_path: Path) -> None:
     """SQLite answers the candidates' window query from the covering index alone: no table
     page per candidate (the source column is in the index)."""
-    from sqlalchemy import select
+    import contextlib
 
-    from rollback_advisor.store import _CANDIDATE_COLUMNS
-    from rollback_advisor.store.schema import changes
+    from rollback_advisor.store_reads import CANDIDATE_COLUMNS, AdviceReads
 
     s = open_store(None, tmp_path / "d")
     s.add_changes([make(i, source="github") for i in range(5)])
-    with s.engine.connect() as conn:
-        stmt = s._window(conn, select(*_CANDIDATE_COLUMNS), T0, T0 + timedelta(hours=1),
-                         "production")
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+    plans: list[str] = []
+
+    class Explained(AdviceReads):  # the store's own reads, each statement explained
+        @contextlib.contextmanager
+        def _reading(self):
+            with s.engine.connect() as conn:
+                def run(sql, params):
+                    plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
+                    plans.append(" ".join(str(r[-1]) for r in plan))
+                    return conn.exec_driver_sql(sql, params).all()
+
+                yield run
+
+    Explained().window_candidates(start=T0, end=T0 + timedelta(hours=1),
+                                  environment="production")
     s.close()
-    assert changes.c.source in _CANDIDATE_COLUMNS
-    assert "COVERING INDEX ix_changes_window" in plan, plan
+    assert "source" in CANDIDATE_COLUMNS
+    assert any("COVERING INDEX ix_changes_window" in p for p in plans), plans
 
 
 def test_migration_0008_from_a_0007_store(tmp_path: Path) -> None:
