@@ -57,6 +57,7 @@ from .sqlrisk import change_text, destructive_operations
 from .timeutil import humanize
 
 HOUR = 3600.0
+_exp = math.exp
 
 
 def _kinds(**values: float) -> dict[ChangeKind, float]:
@@ -179,7 +180,9 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                         lambda hops: hop_weight(hops, settings))
     bounds = CandidateFilter(graph, incident, settings)
     callers = graph.dependants_of(target)
-    scored: list[tuple[tuple[object, ...], Candidate, float]] = []
+    # (after onset, -score, -at, id, candidate): sorts live first, by score, then closer to
+    # the onset, then id; ids are unique, so a candidate is never compared
+    scored: list[tuple[bool, float, float, str, Candidate]] = []
     warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
                 "the changes apart" for name in evidence.unknown_symptoms]
     live_total = 0.0
@@ -233,18 +236,17 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                 score *= factor
         if not after_onset:
             live_total += score
-        # live first, by score; ties by time (closer to onset first), then id
-        scored.append(((after_onset, -score, -at, c.id), c, score))
-    scored.sort()  # by the key alone: it ends with the id, so no two keys are equal
-    live = [item for item in scored if not item[0][0]]
-    after = [item for item in scored if item[0][0]]  # by score too: on-path ones first
+        scored.append((after_onset, -score, -at, c.id, c))
+    scored.sort()
+    live = [item for item in scored if not item[0]]
+    after = [item for item in scored if item[0]]  # by score too: on-path ones first
     listed = live[: settings.max_listed] + after[: settings.max_listed]
-    changes = fetch([c.id for _, c, _ in listed])
+    changes = fetch([item[3] for item in listed])
     no_change = settings.no_change_score * evidence.no_change_factor
     denominator = no_change + live_total
     suspects = []
-    for i, ((onset_key, *_), c, score) in enumerate(listed):
-        after_onset = bool(onset_key)
+    for i, (after_onset, negative, _, _, c) in enumerate(listed):
+        score = -negative
         change = changes[c.id]
         fit = fits.of(c.services)
         suspects.append(Suspect(
@@ -256,7 +258,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=no_change / denominator,
                    window=settings.window, warnings=tuple(warnings), candidates=len(scored),
-                   unlisted_probability=sum(score for _, _, score in live[settings.max_listed:])
+                   unlisted_probability=sum(-item[1] for item in live[settings.max_listed:])
                    / denominator, no_change_reason=evidence.no_change_text)
 
 
@@ -335,15 +337,16 @@ class _TimeModel:
         self.hi = settings.tail_max.total_seconds() / HOUR
         self.log_span = math.log(self.hi / self.lo)
         self.w = settings.tail_weight
+        self.head = 1 - self.w  # the exponential's share
         self.skew = settings.clock_skew.total_seconds()
         self.end_weight = settings.rollout_end_weight
         self.tau = {k: settings.kind_time_scale_minutes.get(k, 30.0) / 60.0 for k in ChangeKind}
 
     def density(self, lag_hours: float, kind: ChangeKind) -> float:
-        lag = min(max(lag_hours, self.lo), self.hi)
+        # called once per candidate: comparisons instead of min/max calls, same arithmetic
+        lag = self.lo if lag_hours < self.lo else self.hi if lag_hours > self.hi else lag_hours
         tau = self.tau[kind]
-        return ((1 - self.w) * math.exp(-lag / tau) / tau
-                + self.w / (lag * self.log_span))
+        return (self.head * _exp(-lag / tau) / tau + self.w / (lag * self.log_span))
 
     def mass(self, lag_hours: float, kind: ChangeKind) -> float:
         lo, hi, tau = self.lo, self.hi, self.tau[kind]
