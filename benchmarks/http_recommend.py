@@ -108,7 +108,8 @@ def main() -> None:
           f"clients: {args.clients}  queries: {args.queries}")
     print(f"recommendations: {args.queries / wall:.0f}/s  p50 {percentile(lat, .5):.1f} ms  "
           f"p99 {percentile(lat, .99):.1f} ms  (targets: >= 100/s, p99 <= 40 ms; "
-          f"{args.symptoms} symptoms and a scope a request)")
+          + (f"{args.symptoms} symptoms and a scope a request)" if args.symptoms
+             else "the target alone)"))
     for m in memory:
         print(f"worker {m['pid']}: peak RSS (VmHWM) {m['hwm_kib'] / 1024:.0f} MiB, now "
               f"{m['rss_kib'] / 1024:.0f} MiB  ({args.services:,} services, {args.changes:,} "
