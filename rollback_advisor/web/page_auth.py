@@ -35,6 +35,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from ..errors import AdvisorError, NotFound
+from ..store.service_tables import TokenRecord
 from .auth import verify_token
 from .credentials import create_token
 from .errors import Forbidden, NotConfigured, Unauthorized
@@ -191,19 +192,17 @@ def exchange_link(code: str) -> None:
     """Start a session from a one-time link's code, which is then dead; Unauthorized when it
     is forged, used, revoked or expired."""
     svc = services()
-    token_id = _live_link(code)
+    record = _live_link(code)
     try:
-        svc.tables.revoke_token(token_id)  # once: of two racing exchanges, one wins
+        svc.tables.revoke_token(record.id)  # once: of two racing exchanges, one wins
     except NotFound:
         raise _used() from None
-    record = svc.tables.get_token(token_id)
-    assert record is not None
     minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME)
     _start(minted["id"], link=True)
 
 
-def _live_link(code: str) -> str:
-    """The token id of a genuine, unused, unexpired link's code."""
+def _live_link(code: str) -> TokenRecord:
+    """The token row of a genuine, unused, unexpired link's code."""
     svc = services()
     token_id, _, signature = code.partition(".")
     expected = _derive(svc.server_key(), _LINK_PURPOSE + token_id.encode())
@@ -215,7 +214,7 @@ def _live_link(code: str) -> str:
     if time.time() - record.created_us / 1e6 > LINK_LIFETIME.total_seconds():
         raise Unauthorized("this sign-in link has expired (a link lasts "
                            f"{LINK_LIFETIME.total_seconds() / 3600:g} h): ask for a new one")
-    return token_id
+    return record
 
 
 def _used() -> Unauthorized:
