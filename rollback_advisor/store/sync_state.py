@@ -51,10 +51,6 @@ class SourceState:
         """Someone holds the lease (is syncing it) at ``now``."""
         return self.holder is not None and self.lease_expires > now
 
-    def backing_off(self, now: float) -> bool:
-        """The last attempt failed and its back-off has not run out."""
-        return self.failures > 0 and self.next_run > now
-
 
 def _state(row: Any) -> SourceState:
     m = row._mapping
