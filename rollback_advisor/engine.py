@@ -197,7 +197,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     on_path = frozenset(reach) | callers | graph.global_nodes | {GLOBAL} | evidence.reached_by_any
     declared = graph.declared
     unrelated = (fits.unrelated, evidence.unrelated)
-    scope_of, scope_factors = evidence.scope_of, evidence.scope_factors
+    scope_of, scope_cache = evidence.scope_of, evidence.scope_cache
     learnt_get = learnt_factor.get
     time_of, density, skew = model.weight, model.density, model.skew
     env, start_at, history_at, end_at, failing = (bounds.environment, bounds.start,
@@ -228,8 +228,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
         if learnt_factor:
             score *= learnt_get((kind, source), 1.0)
         if scope is not None:
-            factor = scope_factors.get(scope)
-            score *= factor if factor is not None else scope_of(scope)[0]
+            score *= (scope_cache.get(scope) or scope_of(scope))[0]
         if not (status is succeeded and pct is None and not destructive and (
                 kind not in _PUSH_KINDS or len(services) < wide and GLOBAL not in services)):
             for factor, _ in _risk_factors(c, settings):

@@ -106,8 +106,8 @@ class Evidence:
         self.known = tuple(s for s in symptoms if s.node is not None)
         self.earliest = min([self.target.onset, *(s.onset for s in symptoms)])
         self.scope = incident.scope
-        self._scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
-        self.scope_factors: dict[str | None, float] = {None: 1.0}  # the factors alone, by key
+        # scope key -> (factor, words); the engine's loop reads it directly, a hit per candidate
+        self.scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
         # The common case on a busy day: a change no failing node depends on. One shared
         # answer, found with one set lookup.
@@ -227,14 +227,13 @@ class Evidence:
 
     def scope_of(self, key: str | None) -> tuple[float, str]:
         """The scope factor of a change's stored scope key, and its words ("" when neutral)."""
-        cached = self._scope_cache.get(key)
+        cached = self.scope_cache.get(key)
         if cached is not None:
             return cached
         result = (1.0, "")
         if self.scope is not None and key is not None:
             result = scope_factor(json.loads(key), self.scope, self.settings)
-        self._scope_cache[key] = result
-        self.scope_factors[key] = result[0]
+        self.scope_cache[key] = result
         return result
 
 
