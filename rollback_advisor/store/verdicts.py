@@ -2,6 +2,10 @@
 
 One row per (incident, change): a later verdict (by its own time ``at``) replaces the earlier,
 an older one arriving late leaves it as is, so redelivered or reordered clicks end the same.
+``culprit`` and ``no_change`` are the incident's conclusion and exclude each other the same way:
+a culprit verdict later than the incident's ``no_change`` replaces it (and a later ``no_change``
+replaces every earlier culprit), an earlier one arriving late is not stored. ``not_culprit``
+rows stand beside either.
 Each row keeps the kind and source of its change, copied from the stored change when the
 verdict is recorded, so learning reads this table alone.
 
@@ -20,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import NotFound, StoreError
 from ..models import ChangeKind
 from ..store_reads import VERDICTS_VERSION_KEY, verdict_of
-from ..verdicts import Verdict
+from ..verdicts import Verdict, VerdictKind
 from . import Store, _now_us, _reason, _us
 from .schema import changes, store_meta, verdicts
 
@@ -43,6 +47,8 @@ class VerdictStore:
         try:
             with self.store.engine.begin() as conn:
                 verdict = self._with_change(conn, verdict)
+                if not self._settle_conclusion(conn, verdict):
+                    return verdict
                 row = _row(verdict)
                 stmt = self.store._insert(verdicts).values(row)
                 conn.execute(stmt.on_conflict_do_update(
@@ -54,6 +60,23 @@ class VerdictStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
         return verdict
+
+    def _settle_conclusion(self, conn: Connection, verdict: Verdict) -> bool:
+        """Make room for ``verdict`` among the incident's conclusions: delete the opposite
+        conclusion's rows that are not later than it; False (store nothing) when one is."""
+        if verdict.verdict is VerdictKind.CULPRIT:
+            other = (verdicts.c.verdict == VerdictKind.NO_CHANGE.value)
+        elif verdict.verdict is VerdictKind.NO_CHANGE:
+            other = (verdicts.c.verdict == VerdictKind.CULPRIT.value)
+        else:
+            return True
+        mine = (verdicts.c.incident == verdict.incident) & other
+        at = _us(verdict.at)
+        if conn.execute(select(verdicts.c.at_us).where(mine & (verdicts.c.at_us > at))
+                        .limit(1)).first() is not None:
+            return False
+        conn.execute(delete(verdicts).where(mine))
+        return True
 
     def _with_change(self, conn: Connection, verdict: Verdict) -> Verdict:
         if verdict.change is None:

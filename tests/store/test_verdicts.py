@@ -67,6 +67,30 @@ def test_a_later_verdict_replaces_the_earlier(store: Store) -> None:
                    ("inc-2", "c1"): (CULPRIT, "alice")}
 
 
+def test_culprit_and_no_change_exclude_each_other(store: Store) -> None:
+    """An incident's conclusion is a culprit or no change: the later one replaces the other,
+    an earlier one arriving late is not stored; not_culprit verdicts stand beside either."""
+    store.add_changes([make(1), make(2), make(3)])
+    verdicts = VerdictStore(store)
+
+    def got(incident: str) -> list[tuple[str | None, VerdictKind]]:
+        return [(v.change, v.verdict) for v in verdicts.list(incident)]
+
+    verdicts.record(verdict("inc-1", None, NONE, minute=5))
+    verdicts.record(verdict("inc-1", "c3", NOT, minute=5))
+    verdicts.record(verdict("inc-1", "c1", CULPRIT, minute=3))  # older, arriving late
+    assert got("inc-1") == [(None, NONE), ("c3", NOT)]
+    verdicts.record(verdict("inc-1", "c1", CULPRIT, minute=8))
+    verdicts.record(verdict("inc-1", "c2", CULPRIT, minute=9))
+    assert got("inc-1") == [("c1", CULPRIT), ("c2", CULPRIT), ("c3", NOT)]
+    verdicts.record(verdict("inc-1", None, NONE, minute=8))  # older than c2's: not stored
+    assert got("inc-1") == [("c1", CULPRIT), ("c2", CULPRIT), ("c3", NOT)]
+    verdicts.record(verdict("inc-2", "c1", CULPRIT, minute=1))
+    verdicts.record(verdict("inc-1", None, NONE, minute=10))
+    assert got("inc-1") == [(None, NONE), ("c3", NOT)]
+    assert got("inc-2") == [("c1", CULPRIT)]  # another incident's conclusion is its own
+
+
 def test_a_verdict_on_an_unknown_change_is_refused(store: Store) -> None:
     """A verdict names a stored change (what the priors learn is its kind and source); one
     carrying its own kind (re-imported) is kept as given."""
