@@ -127,6 +127,13 @@ class SlackOutbox:
             claimed_until_us=0, next_attempt_us=_us(retry_at), last_error=error[:2000])
         self._run(lambda conn: conn.execute(stmt), write=True)
 
+    def due_now(self, *, now: float) -> int:
+        """Make every unsent message that is backing off due at ``now``; how many were."""
+        stmt = update(slack_outbox).where(slack_outbox.c.sent_us.is_(None),
+                                          slack_outbox.c.next_attempt_us > _us(now)
+                                          ).values(next_attempt_us=_us(now))
+        return int(self._run(lambda conn: conn.execute(stmt).rowcount, write=True) or 0)
+
     def posting(self, incident_id: int) -> Posting | None:
         row = self._run(lambda conn: conn.execute(
             select(slack_posts).where(slack_posts.c.incident_id == incident_id)).first())

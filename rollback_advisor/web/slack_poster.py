@@ -8,7 +8,10 @@ given so far. With only an incoming webhook, each message is one post.
 
 A failed send (a 5xx, a 429, a refused connection, any error Slack answers) stays in the outbox
 and is tried again after a back-off: Slack's ``Retry-After`` when it gives one, else 5 s
-doubling up to 10 minutes. Nothing is dropped; a message is marked sent only after Slack took
+doubling up to a minute (an incident channel a few minutes behind is worse than a request a
+minute to a Slack that is down). A poster starting (``run``: after a restart, say with the
+channel or token put right) tries every unsent message at once instead of waiting out a back-off
+it did not choose. Nothing is dropped; a message is marked sent only after Slack took
 it. A poster killed between Slack's answer and that mark would send the message again after
 its lease expires: at-least-once there, exactly-once otherwise (the lease is far longer than a
 send's timeout).
@@ -43,7 +46,7 @@ LEASE_SECONDS = 120.0  # a claimed row's lease: far beyond BATCH sends of TIMEOU
 TIMEOUT = 10
 BATCH = 5
 BACKOFF_BASE = 5.0
-BACKOFF_CAP = 600.0
+BACKOFF_CAP = 60.0
 
 
 class SendFailed(Exception):
@@ -105,7 +108,11 @@ class SlackPoster:
 
     def run(self, stopped: threading.Event, interval: float = 1.0) -> None:
         """Drain every ``interval`` seconds until ``stopped`` is set; a store error is logged
-        and tried again on the next round."""
+        and tried again on the next round. Unsent messages are due at once when it starts."""
+        try:
+            self.outbox.due_now(now=self.clock())
+        except Exception:  # noqa: BLE001 - the first round tries again anyway
+            log.exception("making the Slack outbox due failed")
         while not stopped.is_set():
             try:
                 self.drain()

@@ -25,7 +25,7 @@ from rollback_advisor.store.verdicts import VerdictStore
 from rollback_advisor.verdicts import Verdict, VerdictKind
 from rollback_advisor.web.incident_posting import on_verdict
 from rollback_advisor.web.services import services
-from rollback_advisor.web.slack_poster import SlackPoster
+from rollback_advisor.web.slack_poster import Drained, SlackPoster, backoff
 from rollback_advisor.web.verdict_actions import ACTION_ID, VerdictAction, decode
 
 from .conftest import make_settings
@@ -190,11 +190,17 @@ def test_bot_posts_once_then_replies_in_thread_then_updates_on_verdict(
     shown = update["blocks"][-1]["text"]["text"]
     assert "*Verdicts:*" in shown and "`d-payment-142` is the culprit (alice)" in shown
     # a second verdict: the update shows both
-    give_verdict(app, incident_id, None, VerdictKind.NO_CHANGE, by="bob")
+    give_verdict(app, incident_id, "d-catalog-9", VerdictKind.NOT_CULPRIT, by="bob")
     assert poster(app).drain().sent == 1
     shown = slack.calls[3][1]["blocks"][-1]["text"]["text"]
-    assert "is the culprit (alice)" in shown and "no change caused this (bob)" in shown
-    assert poster(app).drain().sent == 0 and len(slack.calls) == 4
+    assert "is the culprit (alice)" in shown and "`d-catalog-9` is not it (bob)" in shown
+    # a later no_change replaces the culprit verdict: the update says so
+    give_verdict(app, incident_id, None, VerdictKind.NO_CHANGE, by="carol")
+    assert poster(app).drain().sent == 1
+    shown = slack.calls[4][1]["blocks"][-1]["text"]["text"]
+    assert "no change caused this (carol)" in shown and "(bob)" in shown
+    assert "is the culprit" not in shown
+    assert poster(app).drain().sent == 0 and len(slack.calls) == 5
     assert outbox(app).depth() == 0
 
 
@@ -225,6 +231,31 @@ def test_outage_is_retried_with_backoff_and_posted_exactly_once(
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert "rollback_advisor_slack_outbox_depth 0.0" in metrics
     assert 'rollback_advisor_slack_posts_total{outcome="sent"} 1.0' in metrics
+
+
+def test_backoff_is_capped_at_a_minute_and_a_starting_poster_tries_at_once(
+        app: Flask, slack: FakeSlack) -> None:
+    """A long Slack outage costs at most a minute after it ends; a poster that starts (a
+    restart after the channel was put right) tries a backing-off message at once."""
+    assert [backoff(n, None) for n in (1, 2, 5, 30)] == [5.0, 10.0, 60.0, 60.0]
+    assert backoff(30, 300.0) == 300.0  # Slack's Retry-After still rules
+    open_incident(app)
+    clock = Clock()
+    for _ in range(6):
+        slack.fail(500)
+        assert poster(app, clock).drain().failed == 1
+        clock.now += 61
+    clock.now -= 61  # just failed: backing off for a minute
+    assert poster(app, clock).drain() == Drained()
+    stopped = threading.Event()
+    restarted = SlackPoster(app.extensions["rollback_advisor"].store,
+                            app.extensions["rollback_advisor"].settings, clock=clock,
+                            observe=lambda outcome: stopped.set())
+    runner = threading.Thread(target=restarted.run, args=(stopped, 0.05))
+    runner.start()
+    runner.join(timeout=10)
+    assert not runner.is_alive() and slack.attempts == 7
+    assert slack.methods() == ["chat.postMessage"] and outbox(app).rows()[0]["sent_us"]
 
 
 def test_connection_refused_keeps_the_message(app: Flask, slack: FakeSlack) -> None:
