@@ -19,7 +19,8 @@ With SQLite it first prints what durable commits cost: the same deliveries store
 
 ``--cpu`` measures instead what the server spends of its own: the app in this process (Flask's
 test client, no HTTP, no gunicorn), the same deliveries and ``GET /healthz`` calls, and the
-process CPU time (``time.process_time``) per request of each. On a machine shared with other
+process CPU time (``time.process_time``) per request of each, and on PostgreSQL the CPU of the
+server processes of the app's connections per delivery. On a machine shared with other
 work this moves far less than the HTTP ratio, which the load on the client threads and the
 database sets as much as the server.
 
@@ -90,8 +91,10 @@ def commit_cost(synchronous: str, count: int) -> tuple[float, float, float]:
     return count / elapsed, percentile(took, .5), percentile(took, .99)
 
 
-def worker_cpu(database: str, count: int) -> tuple[float, float]:
-    """Process CPU ms per ``GET /healthz`` and per delivery, the app in this process."""
+def worker_cpu(database: str, count: int) -> tuple[float, float, float]:
+    """Process CPU ms per ``GET /healthz`` and per delivery, the app in this process, and on
+    PostgreSQL the database's (its server processes for this process's connections) per
+    delivery."""
     import os
 
     directory = tempfile.mkdtemp(prefix="ra-cpu-")
@@ -120,14 +123,18 @@ def worker_cpu(database: str, count: int) -> tuple[float, float]:
     for body in bodies[:20]:  # warm up: connections, caches, prepared statements
         deliver(body)
         client.get("/healthz")
+    backends = (postgres_backends(database, [os.getpid()])
+                if database.startswith("postgresql") else [])
     t0 = time.process_time()
     for _ in range(count):
         client.get("/healthz")
     t1 = time.process_time()
+    db1 = cpu_seconds(backends)
     for body in bodies[20:]:
         deliver(body)
     t2 = time.process_time()
-    return (t1 - t0) * 1000 / count, (t2 - t1) * 1000 / count
+    db2 = cpu_seconds(backends)
+    return (t1 - t0) * 1000 / count, (t2 - t1) * 1000 / count, (db2 - db1) * 1000 / count
 
 
 def main() -> None:
@@ -142,11 +149,13 @@ def main() -> None:
     if args.cpu:
         database, drop_database = scratch_database(args.database)
         try:
-            healthz, hook = worker_cpu(database, args.deliveries)
+            healthz, hook, db = worker_cpu(database, args.deliveries)
         finally:
             drop_database()
         print(f"server CPU per request, in-process: GET /healthz {healthz:.3f} ms, "
-              f"POST /hooks (committed) {hook:.3f} ms; ratio {healthz / hook:.2f}")
+              f"POST /hooks (committed) {hook:.3f} ms; ratio {healthz / hook:.2f}"
+              + (f"; database CPU per delivery {db:.3f} ms"
+                 if args.database.startswith("postgresql") else ""))
         return
     if args.database.startswith("sqlite"):
         for label, mode in (("before", "NORMAL"), ("after", "FULL")):
