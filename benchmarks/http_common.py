@@ -80,6 +80,59 @@ def worker_memory(master: int) -> list[dict[str, int]]:
     return out
 
 
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's children (its workers): Linux only."""
+    return [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (/proc/<pid>/stat): Linux only."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def local_tcp_ports(pids: list[int]) -> set[int]:
+    """Local ports of the processes' TCP sockets (their fds' inodes in /proc/net/tcp)."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def postgres_backends(url: str, pids: list[int]) -> list[int]:
+    """The PostgreSQL server processes serving the given client processes' connections (same
+    machine): their CPU is the database's share of a request."""
+    from sqlalchemy import create_engine, text
+
+    ports = sorted(local_tcp_ports(pids))
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:ports)"),
+                {"ports": ports})]
+    finally:
+        engine.dispose()
+
+
 def drive(requests_: list[Callable[[requests.Session], None]], clients: int
           ) -> tuple[float, list[float]]:
     """Run the callables from ``clients`` threads; return wall seconds and per-call ms."""

@@ -156,10 +156,14 @@ def decode_json(body: bytes | str) -> Any:
         raise InvalidInput("body", text[:60], "a JSON document nested less deeply") from None
 
 
+# json.dumps with these options builds an encoder per call: one, kept, spells every value
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)
+
+
 def canonical_json(value: Any) -> str:
     """One spelling of a JSON value, so the same event always hashes the same."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return _CANONICAL.encode(value)
 
 
 def content_hash(value: Any) -> str:

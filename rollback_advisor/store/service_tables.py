@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, String, Table, func, select, update
+from sqlalchemy import Column, String, Table, bindparam, exists, func, select, true, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -78,6 +78,11 @@ class TokenRecord:
     revoked_us: int | None = None
 
 
+class StaleHook(Exception):
+    """The hook a delivery was verified with is no longer the stored one (revoked, or its
+    vendor secret changed): nothing was stored; the caller reads the hook again."""
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """``duplicate`` when the same delivery was stored before (nothing written now)."""
@@ -118,6 +123,22 @@ def delivery_values(*, hook_id: str, delivery_key: str, event: str, headers: Map
             "event": event[:128],
             "received_us": _now_us(), "headers": json.dumps(dict(headers), sort_keys=True),
             "body": bytes(body), "outcome": "stored", "change_ids": json.dumps(change_ids)}
+
+
+def _is_current(hook: HookRecord | None) -> Any:
+    """The condition that ``hook`` is still stored active with the same nonce and vendor
+    secret (true without one), for the delivery's INSERT ... SELECT: the check costs no
+    statement of its own and sits in the delivery's transaction."""
+    if hook is None:
+        return true()
+    return exists().where(hooks.c.id == hook.id, hooks.c.revoked_us.is_(None),
+                          hooks.c.nonce == hook.nonce,
+                          hooks.c.vendor_secret.is_not_distinct_from(hook.vendor_secret))
+
+
+def _current(conn: Any, hook: HookRecord) -> bool:
+    """Whether ``hook`` is still stored active, with the same nonce and vendor secret."""
+    return bool(conn.execute(select(_is_current(hook))).scalar())
 
 
 def _hook(row: Any) -> HookRecord:
@@ -223,34 +244,44 @@ class ServiceTables:
     # -- deliveries -------------------------------------------------------------------------
 
     def store_delivery(self, *, hook_id: str, delivery_key: str, event: str,
-                       headers: Mapping[str, str], body: bytes,
-                       changes: Iterable[Change]) -> DeliveryResult:
+                       headers: Mapping[str, str], body: bytes, changes: Iterable[Change],
+                       confirm: HookRecord | None = None) -> DeliveryResult:
         """Store the raw delivery and its changes atomically, or nothing if already stored.
+
+        With ``confirm`` (the hook as the caller verified the delivery with it, perhaps from a
+        per-process cache), the same transaction checks that the stored hook is still active
+        with that nonce and vendor secret, so a revocation refuses deliveries at once without a
+        read of its own.
 
         Raises:
             Conflict: a change id is stored already and another source created it; nothing
                 is stored, the delivery included.
+            StaleHook: ``confirm`` no longer matches the stored hook; nothing is stored.
         """
         items = list(changes)
         values = delivery_values(hook_id=hook_id, delivery_key=delivery_key, event=event,
                                  headers=headers, body=body, change_ids=[c.id for c in items])
         if self.store.dialect == "postgresql" and not redeploys_within(items):
-            done = self._store_delivery_pg(values, items, hook_owner(hook_id))
+            done = self._store_delivery_pg(values, items, hook_owner(hook_id), confirm)
             if done is not None:
                 return done
-        stmt = (self.store._insert(deliveries).values(values)
+        row = select(*[bindparam(k, v, type_=deliveries.c[k].type) for k, v in values.items()])
+        stmt = (self.store._insert(deliveries)
+                .from_select(list(values), row.where(_is_current(confirm)))
                 .on_conflict_do_nothing(index_elements=["hook_id", "key_sha256"])
                 .returning(deliveries.c.id))
         with self._begin() as conn:
             delivery_id = conn.execute(stmt).scalar()
             if delivery_id is None:
+                if confirm is not None and not _current(conn, confirm):
+                    raise StaleHook(hook_id)
                 return DeliveryResult(True, None)
             result = self.store.write_changes(conn, items, update=True,
                                               owner=hook_owner(hook_id))
         return DeliveryResult(False, int(delivery_id), result)
 
-    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change], owner: str
-                           ) -> DeliveryResult | None:
+    def _store_delivery_pg(self, values: dict[str, Any], items: list[Change], owner: str,
+                           confirm: HookRecord | None) -> DeliveryResult | None:
         """``store_delivery`` as one autocommitted statement, or None when it wrote nothing and
         the generic path must decide.
 
@@ -271,14 +302,19 @@ class ServiceTables:
         try:  # JSON has no NaN or infinity: such a value takes the generic path
             params: dict[str, Any] = {**values, "longest": longest, "max_key": _MAX_ROLLOUT,
                                       "changes": json.dumps(change_rows, allow_nan=False),
-                                      "services": json.dumps(service_rows, allow_nan=False)}
+                                      "services": json.dumps(service_rows, allow_nan=False),
+                                      "check_hook": confirm is not None,
+                                      "nonce": confirm.nonce if confirm else None,
+                                      "vendor_secret": confirm.vendor_secret if confirm else None}
         except ValueError:
             return None
         try:
-            delivery_id, existing = self._autocommit_one(
+            delivery_id, existing, hook_current = self._autocommit_one(
                 _delivery_sql(change_cols, service_cols), params)
         except IntegrityError:
             return None
+        if not hook_current:
+            raise StaleHook(values["hook_id"])
         if delivery_id is None:
             return None if existing else DeliveryResult(True, None)
         return DeliveryResult(False, int(delivery_id),
@@ -442,16 +478,21 @@ def _record_type(table: Table, cols: tuple[str, ...]) -> str:
 def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -> str:
     """The PostgreSQL statement that stores a delivery with its changes, or nothing.
 
-    ``d`` inserts the delivery row unless one of its change ids is stored already or one of
-    its deploys is of a version a stored deploy made live (the generic path then decides
-    whether it is a rollback, ``Store.classify``: rare, so this path stays one statement),
-    and nothing
+    ``d`` inserts the delivery row only if the hook is still the one the caller verified the
+    delivery with (``h``: active, same nonce and vendor secret; skipped without
+    ``check_hook``), unless one of its change ids is stored already or one of its deploys is
+    of a version a stored deploy made live (``stored``: the generic path then decides whether
+    it is a rollback, ``Store.classify``: rare, so this path stays one statement), and nothing
     when (hook, key) exists: that conflict waits for a concurrent insert of the same key to
-    commit, exactly as the generic path does. The changes (``c``, a plain INSERT: an id stored
-    meanwhile fails the statement), their service rows (``s``) and the longest rollout (``m``)
-    are written only when ``d`` inserted. Foreign keys are checked at the end of the statement,
-    so service rows may reference changes inserted by the same statement. Answers the delivery
-    id (NULL when nothing was written) and whether a change id was already stored.
+    commit, exactly as the generic path does. ``stored`` looks each id up by primary key and
+    each version by ``ix_changes_version`` whatever the planner estimates (LATERAL ... LIMIT 1,
+    OFFSET 0): on a fresh or unanalysed table it preferred a scan of every stored change, or
+    of a service's whole deploy history, per delivery. The changes (``c``, a plain INSERT: an
+    id stored meanwhile fails the statement), their service rows (``s``) and the longest
+    rollout (``m``) are written only when ``d`` inserted. Foreign keys are checked at the end
+    of the statement, so service rows may reference changes inserted by the same statement.
+    Answers the delivery id (NULL when nothing was written), whether a change id was already
+    stored and whether the hook check passed.
     """
     key = (change_cols, service_cols)
     sql = _SQL_CACHE.get(key)
@@ -461,22 +502,33 @@ def _delivery_sql(change_cols: tuple[str, ...], service_cols: tuple[str, ...]) -
         sql = f"""
 WITH u AS MATERIALIZED (
     SELECT * FROM json_to_recordset(%(changes)s::JSON) AS u({_record_type(changes, change_cols)})
+), h AS (
+    SELECT NOT %(check_hook)s::BOOLEAN OR EXISTS (
+        SELECT FROM {hooks.name} WHERE id = %(hook_id)s AND revoked_us IS NULL
+          AND nonce = %(nonce)s AND vendor_secret IS NOT DISTINCT FROM %(vendor_secret)s) AS ok
 ), stored AS (
-    SELECT EXISTS (SELECT FROM {changes.name} WHERE id IN (SELECT id FROM u))
+    SELECT EXISTS (
+            SELECT FROM u, LATERAL (SELECT FROM {changes.name} WHERE id = u.id LIMIT 1) AS x)
         OR EXISTS (
-            SELECT FROM u
-            JOIN {changes.name} AS c ON c.version = u.version
-            JOIN {change_services.name} AS cs ON cs.change_id = c.id
-            WHERE u.kind = '{ChangeKind.DEPLOY.value}' AND cs.service = u.services
-              AND cs.environment = u.environment
-              AND cs.kind IN ('{ChangeKind.DEPLOY.value}', '{ChangeKind.ROLLBACK.value}')
-              AND c.status = '{ChangeStatus.SUCCEEDED.value}') AS yes
+            SELECT FROM u, LATERAL (
+                SELECT FROM (SELECT id FROM {changes.name}
+                             WHERE version = u.version
+                               AND status = '{ChangeStatus.SUCCEEDED.value}' OFFSET 0) AS c,
+                LATERAL (
+                    SELECT FROM {change_services.name} AS cs
+                    WHERE cs.change_id = c.id AND cs.service = u.services
+                      AND cs.environment = u.environment
+                      AND cs.kind IN ('{ChangeKind.DEPLOY.value}',
+                                      '{ChangeKind.ROLLBACK.value}')
+                    LIMIT 1) AS y
+                LIMIT 1) AS x
+            WHERE u.kind = '{ChangeKind.DEPLOY.value}') AS yes
 ), d AS (
     INSERT INTO {deliveries.name} (hook_id, delivery_key, key_sha256, event, received_us,
                                    headers, body, outcome, change_ids)
     SELECT %(hook_id)s, %(delivery_key)s, %(key_sha256)s, %(event)s, %(received_us)s,
            %(headers)s, %(body)s, %(outcome)s, %(change_ids)s
-    WHERE NOT (SELECT yes FROM stored)
+    WHERE (SELECT ok FROM h) AND NOT (SELECT yes FROM stored)
     ON CONFLICT (hook_id, key_sha256) DO NOTHING
     RETURNING id
 ), c AS (
@@ -492,6 +544,6 @@ WITH u AS MATERIALIZED (
     SELECT %(max_key)s, %(longest)s::BIGINT WHERE %(longest)s::BIGINT > 0 AND EXISTS (SELECT FROM d)
     ON CONFLICT (key) DO UPDATE SET value = greatest({store_meta.name}.value, excluded.value)
 )
-SELECT (SELECT id FROM d), (SELECT yes FROM stored)"""
+SELECT (SELECT id FROM d), (SELECT yes FROM stored), (SELECT ok FROM h)"""
         _SQL_CACHE[key] = sql
     return sql

@@ -17,8 +17,7 @@ from flask import Blueprint, request
 
 from ..config import Settings
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store.service_tables import HookRecord, attach_delivery
-from .credentials import hook_secret, open_vendor_secret
+from ..store.service_tables import HookRecord, StaleHook, attach_delivery
 from .errors import Unauthorized
 from .services import services
 
@@ -31,28 +30,51 @@ SECRET_HEADERS = frozenset({"authorization", "cookie", "x-gitlab-token", "x-hub-
                             "x-pagerduty-signature", "x-grafana-alerting-signature"})
 
 
-def kept_headers() -> dict[str, str]:
-    return {k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS}
+def kept_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The request's headers (or ``headers``, already read from it) without the secret ones."""
+    items = request.headers.items() if headers is None else headers.items()
+    return {k: v for k, v in items if k.lower() not in SECRET_HEADERS}
+
+
+class _Unconfirmed(Exception):
+    """An answer from a cached hook that the store did not confirm: read the hook afresh and
+    answer from that instead."""
 
 
 @bp.post("/<hook_id>")
 def deliver(hook_id: str) -> Any:
-    from connectors.hooks import parser_for
-
+    """Answer from this worker's copy of the hook when the store confirms it with the delivery
+    (the one statement that stores it checks the hook is still active, same nonce and vendor
+    secret); any other answer (404, 401, 400, ignored, an alert) and a stale copy read the hook
+    first, so a revoked hook is refused at once in every worker."""
     svc = services()
-    metrics = svc.metrics
+    body = request.get_data(cache=False)
+    cached = svc.cached_hook(hook_id)
+    if cached is not None:
+        try:
+            return _deliver(svc, cached, body, confirmed=False)
+        except _Unconfirmed:
+            svc.forget_hook(hook_id)
     hook = svc.hook(hook_id)
     if hook is None or not hook.active:
-        metrics.rejected.labels("unknown_hook").inc()
+        svc.metrics.rejected.labels("unknown_hook").inc()
         raise NotFound(f"no active hook {hook_id!r}: register one with 'rollback-advisor hooks "
                        "register' or POST /api/v1/hooks")
+    return _deliver(svc, hook, body, confirmed=True)
+
+
+def _deliver(svc: Any, hook: HookRecord, body: bytes, *, confirmed: bool) -> Any:
+    """One delivery by ``hook``. Unless ``confirmed`` (read from the store in this request),
+    every answer but what ``store_delivery`` confirms raises _Unconfirmed before it counts
+    anything in the metrics."""
+    from connectors.hooks import parser_for
+
+    metrics = svc.metrics
     parser = parser_for(hook.source)
-    body = request.get_data(cache=False)
     headers = dict(request.headers.items())
-    server = svc.server_key()  # the hook's own secret, and a vendor's (PagerDuty's) if stored
-    secrets = [hook_secret(server, hook.id, hook.nonce),
-               open_vendor_secret(server, hook.id, hook.vendor_secret)]
-    if not any(parser.verify(headers, body, s) for s in secrets if s):
+    if not any(parser.verify(headers, body, s) for s in svc.hook_secrets(hook)):
+        if not confirmed:
+            raise _Unconfirmed
         metrics.rejected.labels("signature").inc()
         raise Unauthorized(f"the delivery's signature is missing or does not match hook "
                            f"{hook.id}'s secret ({_signature_hint(hook.source)})")
@@ -60,8 +82,12 @@ def deliver(hook_id: str) -> Any:
     try:
         parsed = parser.parse(headers, body, context)
     except InvalidInput:
+        if not confirmed:
+            raise _Unconfirmed from None
         metrics.rejected.labels("malformed").inc()
         raise
+    if not confirmed and (parsed.ignored is not None or parsed.alerts is not None):
+        raise _Unconfirmed
     if parsed.ignored is not None:
         metrics.deliveries.labels(hook.source, "ignored").inc()
         return {"status": "ignored", "event": parsed.event, "reason": parsed.ignored,
@@ -72,8 +98,11 @@ def deliver(hook_id: str) -> Any:
     changes = attach_delivery(parsed.changes, hook.id, key)
     try:
         result = svc.tables.store_delivery(hook_id=hook.id, delivery_key=key,
-                                           event=parsed.event, headers=kept_headers(),
-                                           body=parsed.stored_body or body, changes=changes)
+                                           event=parsed.event, headers=kept_headers(headers),
+                                           body=parsed.stored_body or body, changes=changes,
+                                           confirm=None if confirmed else hook)
+    except StaleHook:
+        raise _Unconfirmed from None
     except Conflict:  # a change another source created: 409, nothing stored
         metrics.rejected.labels("not_owner").inc()
         raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,7 +37,6 @@ from .metrics import Metrics
 from .server_key import server_key
 
 EXTENSION = "rollback_advisor"
-HOOK_CACHE_SECONDS = 2.0
 
 
 @dataclass
@@ -53,7 +51,8 @@ class Services:
     freeze_heap: bool = False
     _advisor: Advisor | None = None
     _graph_stamp: int | None = None
-    _hooks: dict[str, tuple[float, HookRecord | None]] = field(default_factory=dict)
+    # active hooks as last read, with their derived secrets (``hook_secrets``)
+    _hooks: dict[str, tuple[HookRecord, tuple[str, ...]]] = field(default_factory=dict)
     _server_key: str | None = None
     _freshness: Freshness | None = None
     # one graph build at a time per worker: the first requests after a start (or a new graph)
@@ -153,21 +152,38 @@ class Services:
         return self._server_key
 
     def hook(self, hook_id: str) -> HookRecord | None:
-        """The hook, cached per worker for HOOK_CACHE_SECONDS: saves a query per delivery; a
-        revocation takes effect within that time in every worker."""
-        now = time.monotonic()
-        cached = self._hooks.get(hook_id)
-        if cached is not None and now - cached[0] < HOOK_CACHE_SECONDS:
-            return cached[1]
-        record = self.tables.get_hook(hook_id)
-        if len(self._hooks) > 10_000:
-            self._hooks.clear()
-        self._hooks[hook_id] = (now, record)
-        return record
+        """The hook as stored now, None when unknown."""
+        return self.tables.get_hook(hook_id)
+
+    def cached_hook(self, hook_id: str) -> HookRecord | None:
+        """This worker's copy of an active hook (``hook_secrets`` keeps it), or None. The copy
+        may be stale (revoked, or another vendor secret, in another process): whoever acts on
+        it confirms it against the store in the same transaction
+        (``ServiceTables.store_delivery(confirm=...)``) or reads the hook afresh."""
+        entry = self._hooks.get(hook_id)
+        return entry[0] if entry is not None else None
+
+    def hook_secrets(self, hook: HookRecord) -> tuple[str, ...]:
+        """The secrets a delivery by ``hook`` may be signed with: its own and its vendor's
+        (PagerDuty's) if stored. Two HMACs and a decryption, derived once per nonce and vendor
+        secret; an active hook is kept for ``cached_hook``."""
+        entry = self._hooks.get(hook.id)
+        if entry is not None and (entry[0] is hook or entry[0] == hook):
+            return entry[1]
+        from .credentials import hook_secret, open_vendor_secret
+
+        server = self.server_key()
+        secrets = tuple(s for s in (hook_secret(server, hook.id, hook.nonce),
+                                    open_vendor_secret(server, hook.id, hook.vendor_secret))
+                        if s)
+        if hook.active:
+            if len(self._hooks) > 10_000:
+                self._hooks.clear()
+            self._hooks[hook.id] = (hook, secrets)
+        return secrets
 
     def forget_hook(self, hook_id: str) -> None:
-        """Drop this worker's cached copy (after a revocation here; other workers drop theirs
-        within HOOK_CACHE_SECONDS)."""
+        """Drop this worker's copy of a hook (its next delivery reads the hook again)."""
         self._hooks.pop(hook_id, None)
 
     def public_url(self) -> str:
