@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -60,14 +60,19 @@ from ..store_reads import (
     from_doc,
     to_us,
 )
-from . import bulk
+from . import bulk, prepared
 from .columns import candidate_columns
+from .prepared import Prepared
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
 
 _MAX_ROLLOUT = MAX_ROLLOUT_KEY
 _STATUSES = {s.value: s for s in ChangeStatus}
+_DEPLOY, _ROLLBACK = ChangeKind.DEPLOY.value, ChangeKind.ROLLBACK.value
+_SUCCEEDED_VALUE = ChangeStatus.SUCCEEDED.value
+_SERVICE_COLUMNS = ("change_id", "service", "kind", "environment", "at_us")
 IMPORT_OWNER = "import"
+_T = TypeVar("_T")
 
 
 def hook_owner(hook_id: str) -> str:
@@ -172,6 +177,16 @@ class Store(AdviceReads):
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
 
+    def import_prepared(self, items: Iterable[Prepared], *,
+                        owner: str = IMPORT_OWNER) -> ImportResult:
+        """``add_changes`` of changes prepared by ``prepared.py`` (``import``): the same rows,
+        counts and all-or-nothing transaction, without building a ``Change`` for each."""
+        try:
+            with self.engine.begin() as conn:
+                return self._write_prepared(conn, items, owner)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_reason(exc)}") from None
+
     def sync_batch(self, source: str, items: Sequence[Change],
                    cursor: dict[str, Any]) -> ImportResult:
         """Upsert a connector's batch and save its cursor atomically: a crash between the two
@@ -230,6 +245,73 @@ class Store(AdviceReads):
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def _write_prepared(self, conn: Connection, items: Iterable[Prepared],
+                        owner: str) -> ImportResult:
+        """``_write`` (no update) of prepared rows, chunk by chunk as it does: within a chunk
+        the last of an id wins, and each chunk is classified against what is stored by then
+        (earlier chunks included); only a chunk with a possible redeploy builds ``Change``s."""
+        inserted_total = duplicates = longest = written = analyzed = 0
+        columns = (*prepared.COLUMNS, *prepared.WRITER_COLUMNS)
+        for chunk in _chunks(items, CHUNK):
+            rows = {p.id: p for p in chunk}  # last one wins within a chunk
+            now = _now_us()
+            tail = (now, owner)
+            values = [p.row + tail for p in rows.values()]
+            longest = max(longest, max(p.at_us - p.start_us for p in rows.values()))
+            if len(values) >= bulk.MIN_ROWS:
+                inserted = bulk.insert_change_values(conn, columns, values)
+            else:
+                inserted = self._insert_new(conn, [dict(zip(columns, v, strict=True))
+                                                   for v in values])
+            written += len(inserted)
+            analyzed = bulk.keep_statistics(conn, written, analyzed)
+            kinds = {i: p.kind for i, p in rows.items()}
+            for c in self._reclassified(conn, list(rows.values())):
+                if c.id in inserted:  # as _write: a redeploy inserted as a deploy, rewritten
+                    self._rewrite(conn, c, now, owner, services=False)
+                    kinds[c.id] = c.kind.value
+            services = [(i, s, kinds[i], rows[i].environment, rows[i].at_us)
+                        for i in inserted for s in rows[i].services]
+            if len(services) >= bulk.MIN_ROWS:
+                bulk.insert_service_values(conn, _SERVICE_COLUMNS, services)
+            elif services:
+                conn.execute(change_services.insert(),
+                             [dict(zip(_SERVICE_COLUMNS, r, strict=True)) for r in services])
+            inserted_total += len(inserted)
+            duplicates += len(chunk) - len(inserted)
+        if longest:
+            self._raise_max_rollout(conn, longest)
+        return ImportResult(inserted=inserted_total, duplicates=duplicates)
+
+    def _reclassified(self, conn: Connection, items: list[Prepared]) -> list[Change]:
+        """The changes among ``items`` that ``classify`` turns into rollbacks. ``classify``'s
+        first test, on the prepared fields (one query); only when a deploy's version was live
+        on its service before are the chunk's ``Change``s built and classified in full."""
+        eligible = [p for p in items if p.kind == _DEPLOY and p.version is not None
+                    and len(p.services) == 1 and p.services[0] != GLOBAL]
+        if not eligible:
+            return []
+        live: dict[tuple[str, str, str | None], set[str]] = {}
+        stored = conn.execute(
+            select(change_services.c.service, change_services.c.environment,
+                   changes.c.version, changes.c.id)
+            .join(change_services, change_services.c.change_id == changes.c.id)
+            .where(changes.c.version.in_(sorted({p.version for p in eligible})),
+                   changes.c.status == ChangeStatus.SUCCEEDED.value,
+                   change_services.c.kind.in_([_DEPLOY, _ROLLBACK]))).all()
+        for service, environment, version, change_id in stored:
+            live.setdefault((service, environment, version), set()).add(change_id)
+        for p in items:
+            if (p.status == _SUCCEEDED_VALUE and len(p.services) == 1
+                    and p.kind in (_DEPLOY, _ROLLBACK)):
+                live.setdefault((p.services[0], p.environment, p.version), set()).add(p.id)
+        if not any(live.get((p.services[0], p.environment, p.version), set()) - {p.id}
+                   for p in eligible):
+            return []
+        given = [p.change() for p in items]
+        return [c for c, g in zip(self.classify(given, conn), given, strict=True)
+                if c is not g]
 
     def _insert_new(self, conn: Connection, values: list[dict[str, Any]]) -> set[str]:
         """Insert the rows whose id is not stored yet; the ids inserted. A large batch goes
@@ -485,8 +567,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _chunks(items: Iterable[Change], size: int) -> Iterator[list[Change]]:
-    chunk: list[Change] = []
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) >= size:

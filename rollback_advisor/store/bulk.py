@@ -45,7 +45,14 @@ def _quoted(columns: Sequence[str]) -> str:
 def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert the ``changes`` rows whose id is not stored yet (each row a mapping of the same
     columns); the ids inserted."""
-    with _driver(conn, rows) as (cursor, columns, values):
+    columns = tuple(rows[0])
+    return insert_change_values(conn, columns, _values(columns, rows))
+
+
+def insert_change_values(conn: Connection, columns: Sequence[str],
+                         values: Sequence[tuple[Any, ...]]) -> set[str]:
+    """``insert_changes`` of rows given as tuples of ``columns`` (the first one ``id``)."""
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             return _copy_changes(cursor, columns, values)
         return _sqlite_changes(cursor, columns, values)
@@ -53,7 +60,14 @@ def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[s
 
 def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert service rows of changes this transaction inserted (none can exist yet)."""
-    with _driver(conn, rows) as (cursor, columns, values):
+    columns = tuple(rows[0])
+    insert_service_values(conn, columns, _values(columns, rows))
+
+
+def insert_service_values(conn: Connection, columns: Sequence[str],
+                          values: Sequence[tuple[Any, ...]]) -> None:
+    """``insert_services`` of rows given as tuples of ``columns``."""
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             with cursor.copy(f"COPY change_services ({_quoted(columns)}) FROM STDIN") as copy:
                 for value in values:
@@ -64,19 +78,20 @@ def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
                                f"VALUES ({marks})", values)
 
 
-@contextmanager
-def _driver(conn: Connection, rows: Sequence[Mapping[str, Any]]
-            ) -> Iterator[tuple[Any, tuple[str, ...], list[tuple[Any, ...]]]]:
-    """A cursor of the transaction's own DBAPI connection, the rows' columns and their values
-    as tuples in that order."""
-    columns = tuple(rows[0])
+def _values(columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+            ) -> list[tuple[Any, ...]]:
     get = itemgetter(*columns)
-    values = [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+    return [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the transaction's own DBAPI connection."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        yield cursor, columns, values
+        yield cursor
     finally:
         cursor.close()
 
@@ -92,7 +107,7 @@ def keep_statistics(conn: Connection, written: int, analyzed: int) -> int:
 
 
 def _copy_changes(cursor: Any, columns: Sequence[str],
-                  values: list[tuple[Any, ...]]) -> set[str]:
+                  values: Sequence[tuple[Any, ...]]) -> set[str]:
     # one temporary table per transaction, emptied for each batch
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TEMP} "
                    "(LIKE changes INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -107,7 +122,7 @@ def _copy_changes(cursor: Any, columns: Sequence[str],
 
 
 def _sqlite_changes(cursor: Any, columns: Sequence[str],
-                    values: list[tuple[Any, ...]]) -> set[str]:
+                    values: Sequence[tuple[Any, ...]]) -> set[str]:
     width = len(columns)
     per = max(1, _SQLITE_PARAMS // width)
     inserted: set[str] = set()
@@ -121,4 +136,5 @@ def _sqlite_changes(cursor: Any, columns: Sequence[str],
     return inserted
 
 
-__all__ = ["MIN_ROWS", "insert_changes", "insert_services", "keep_statistics"]
+__all__ = ["MIN_ROWS", "insert_change_values", "insert_changes", "insert_service_values",
+           "insert_services", "keep_statistics"]
