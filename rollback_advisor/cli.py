@@ -251,8 +251,8 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     Every line is validated; if any is rejected nothing is stored (a batch is all or nothing)
     unless --skip-invalid is given.
     """
-    from .models import change_from_dict, dumps
-    from .store.prepared import prepare_change, prepare_line
+    from .models import dumps
+    from .store.prepared import prepare
 
     rejected: list[tuple[int, str]] = []
     size = _size(source)
@@ -267,12 +267,8 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
             bar.update(len(line))
             if not line.strip():
                 continue
-            fast = prepare_line(line)
-            if fast is not None:
-                yield fast
-                continue
             try:
-                yield prepare_change(change_from_dict(json.loads(line)))
+                yield prepare(line)
             except InvalidInput as exc:
                 rejected.append((number, exc.message))
             except (ValueError, UnicodeDecodeError) as exc:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ..engine import is_destructive, scope_key
+from ..engine import scope_key
 from ..errors import InvalidInput
 from ..models import (
     GLOBAL,
@@ -68,6 +68,17 @@ class Prepared(NamedTuple):
         if isinstance(self.source, Change):
             return self.source
         return change_from_dict(json.loads(self.source))
+
+
+def prepare(line: bytes) -> Prepared:
+    """A JSON Lines ``line`` as a prepared row: ``prepare_line``, else the full validator.
+
+    Raises:
+        InvalidInput: as ``change_from_dict``, naming the field.
+        ValueError: the line is not JSON (``json.loads``' message).
+    """
+    fast = prepare_line(line)
+    return fast if fast is not None else prepare_change(change_from_dict(json.loads(line)))
 
 
 def prepare_change(change: Change) -> Prepared:
@@ -239,5 +250,4 @@ def _details(raw: msgspec.Raw) -> dict[str, Any]:
     return value  # type: ignore[return-value]
 
 
-__all__ = ["COLUMNS", "WRITER_COLUMNS", "Prepared", "is_destructive", "prepare_change",
-           "prepare_line"]
+__all__ = ["COLUMNS", "WRITER_COLUMNS", "Prepared", "prepare", "prepare_change", "prepare_line"]
