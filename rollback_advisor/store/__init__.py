@@ -267,10 +267,10 @@ class Store(AdviceReads):
             written += len(inserted)
             analyzed = bulk.keep_statistics(conn, written, analyzed)
             kinds = {i: p.kind for i, p in rows.items()}
-            for c in self._reclassified(conn, list(rows.values())):
-                if c.id in inserted:  # as _write: a redeploy inserted as a deploy, rewritten
-                    self._rewrite(conn, c, now, owner, services=False)
-                    kinds[c.id] = c.kind.value
+            for c in self._reclassified(conn, list(rows.values()), inserted):
+                # as _write: a redeploy inserted as a deploy is rewritten
+                self._rewrite(conn, c, now, owner, services=False)
+                kinds[c.id] = c.kind.value
             services = [(i, s, kinds[i], rows[i].environment, rows[i].at_us)
                         for i in inserted for s in rows[i].services]
             if len(services) >= bulk.MIN_ROWS:
@@ -284,12 +284,16 @@ class Store(AdviceReads):
             self._raise_max_rollout(conn, longest)
         return ImportResult(inserted=inserted_total, duplicates=duplicates)
 
-    def _reclassified(self, conn: Connection, items: list[Prepared]) -> list[Change]:
-        """The changes among ``items`` that ``classify`` turns into rollbacks. ``classify``'s
-        first test, on the prepared fields (one query); only when a deploy's version was live
-        on its service before are the chunk's ``Change``s built and classified in full."""
+    def _reclassified(self, conn: Connection, items: list[Prepared],
+                      inserted: set[str]) -> list[Change]:
+        """The changes ``inserted`` among ``items`` that ``classify(items)`` turns into
+        rollbacks (what ``_write`` rewrites; the others' class is never used). ``classify``'s
+        first test on the prepared fields, for the inserted deploys only (one query, none for
+        a file already imported); only when one of their versions was live on its service
+        before are the chunk's ``Change``s built and classified in full."""
         eligible = [p for p in items if p.kind == _DEPLOY and p.version is not None
-                    and len(p.services) == 1 and p.services[0] != GLOBAL]
+                    and len(p.services) == 1 and p.services[0] != GLOBAL
+                    and p.id in inserted]
         if not eligible:
             return []
         live: dict[tuple[str, str, str | None], set[str]] = {}
@@ -311,7 +315,7 @@ class Store(AdviceReads):
             return []
         given = [p.change() for p in items]
         return [c for c, g in zip(self.classify(given, conn), given, strict=True)
-                if c is not g]
+                if c is not g and c.id in inserted]
 
     def _insert_new(self, conn: Connection, values: list[dict[str, Any]]) -> set[str]:
         """Insert the rows whose id is not stored yet; the ids inserted. A large batch goes
