@@ -252,7 +252,7 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     unless --skip-invalid is given.
     """
     from .models import dumps
-    from .store.prepared import prepare
+    from .store.import_lines import PARALLEL_FROM, read_lines
 
     rejected: list[tuple[int, str]] = []
     size = _size(source)
@@ -263,16 +263,12 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     def valid(bar: Any) -> Iterator[Prepared]:
         # a well-formed line is prepared without the full validator (store/prepared.py);
         # any other goes through change_from_dict, whose errors name the line and field
-        for number, line in enumerate(source, start=1):
-            bar.update(len(line))
-            if not line.strip():
-                continue
-            try:
-                yield prepare(line)
-            except InvalidInput as exc:
-                rejected.append((number, exc.message))
-            except (ValueError, UnicodeDecodeError) as exc:
-                rejected.append((number, f"not JSON: {exc}"))
+        for number, found in read_lines(source, parallel=(size or 0) >= PARALLEL_FROM,
+                                        progress=bar.update):
+            if isinstance(found, str):
+                rejected.append((number, found))
+            else:
+                yield found
         if rejected and not skip_invalid:
             raise _Abort
 

@@ -254,11 +254,12 @@ class Store(AdviceReads):
         inserted_total = duplicates = longest = written = analyzed = 0
         columns = (*prepared.COLUMNS, *prepared.WRITER_COLUMNS)
         for chunk in _chunks(items, CHUNK):
-            rows = {p.id: p for p in chunk}  # last one wins within a chunk
+            # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, at_us 3, start_us 4
+            rows = {p.row[0]: p for p in chunk}  # last one wins within a chunk
             now = _now_us()
             tail = (now, owner)
             values = [p.row + tail for p in rows.values()]
-            longest = max(longest, max(p.at_us - p.start_us for p in rows.values()))
+            longest = max(longest, max(p.row[3] - p.row[4] for p in rows.values()))
             if len(values) >= bulk.MIN_ROWS:
                 inserted = bulk.insert_change_values(conn, columns, values)
             else:
@@ -266,13 +267,13 @@ class Store(AdviceReads):
                                                    for v in values])
             written += len(inserted)
             analyzed = bulk.keep_statistics(conn, written, analyzed)
-            kinds = {i: p.kind for i, p in rows.items()}
+            kinds = {i: p.row[1] for i, p in rows.items()}
             for c in self._reclassified(conn, list(rows.values()), inserted):
                 # as _write: a redeploy inserted as a deploy is rewritten
                 self._rewrite(conn, c, now, owner, services=False)
                 kinds[c.id] = c.kind.value
-            services = [(i, s, kinds[i], rows[i].environment, rows[i].at_us)
-                        for i in inserted for s in rows[i].services]
+            services = [(i, s, kinds[i], row[2], row[3]) for i in inserted
+                        for row, many in [(rows[i].row, rows[i].services)] for s in many]
             if len(services) >= bulk.MIN_ROWS:
                 bulk.insert_service_values(conn, _SERVICE_COLUMNS, services)
             elif services:

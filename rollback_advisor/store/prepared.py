@@ -48,20 +48,41 @@ WRITER_COLUMNS = ("ingested_us", "owner")
 
 
 class Prepared(NamedTuple):
-    """One change ready to store: its ``changes`` row and what the writer needs besides (the
-    service rows, the redeploy rule's inputs); ``source`` is the ``Change`` or the JSON line
-    it came from, for the rare change the store must rebuild (``change``)."""
+    """One change ready to store: its ``changes`` row (COLUMNS), its services, and the
+    ``Change`` or JSON line it came from, for the rare change the store must rebuild
+    (``change``). Plain tuples: a worker process sends them cheaply (import_lines.py)."""
 
-    id: str
-    kind: str
+    row: tuple[Any, ...]
     services: tuple[str, ...]
-    environment: str
-    version: str | None
-    status: str
-    at_us: int
-    start_us: int
-    row: tuple[Any, ...]  # COLUMNS
     source: Change | bytes
+
+    @property
+    def id(self) -> str:
+        return self.row[0]  # type: ignore[no-any-return]
+
+    @property
+    def kind(self) -> str:
+        return self.row[1]  # type: ignore[no-any-return]
+
+    @property
+    def environment(self) -> str:
+        return self.row[2]  # type: ignore[no-any-return]
+
+    @property
+    def at_us(self) -> int:
+        return self.row[3]  # type: ignore[no-any-return]
+
+    @property
+    def start_us(self) -> int:
+        return self.row[4]  # type: ignore[no-any-return]
+
+    @property
+    def status(self) -> str:
+        return self.row[5]  # type: ignore[no-any-return]
+
+    @property
+    def version(self) -> str | None:
+        return self.row[9]  # type: ignore[no-any-return]
 
     def change(self) -> Change:
         """The ``Change`` as ``change_from_dict`` builds it (for the redeploy rule)."""
@@ -90,8 +111,7 @@ def prepare_change(change: Change) -> Prepared:
     row = (change.id, change.kind.value, change.environment, at_us, start_us,
            change.status.value, change.is_global, change.source, doc, change.version,
            cand["services"], cand["rollout_pct"], cand["destructive"], cand["scope"])
-    return Prepared(change.id, change.kind.value, change.services, change.environment,
-                    change.version, change.status.value, at_us, start_us, row, change)
+    return Prepared(row, change.services, change)
 
 
 class _Event(msgspec.Struct, forbid_unknown_fields=True):
@@ -225,8 +245,7 @@ def _prepare(event: _Event, line: bytes) -> Prepared:
     row = (change_id, kind, environment, at_us, start_us, status, GLOBAL in services, source,
            text, version, SERVICE_SEPARATOR.join(services),
            float(pct) if isinstance(pct, int | float) else None, destructive, scope_column)
-    return Prepared(change_id, kind, services, environment, version, status, at_us, start_us,
-                    row, line)
+    return Prepared(row, services, line)
 
 
 def _scope(raw: msgspec.Raw) -> tuple[dict[str, list[str]] | None, str | None]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from rollback_advisor.errors import InvalidInput
 from rollback_advisor.models import change_from_dict
 from rollback_advisor.store import CHUNK, Store
+from rollback_advisor.store.import_lines import BLOCK, read_lines
 from rollback_advisor.store.prepared import prepare, prepare_change, prepare_line
 from rollback_advisor.store.schema import change_services, changes, store_meta
 
@@ -217,3 +218,27 @@ def test_invalid_utf8_is_the_validators_to_refuse() -> None:
     with pytest.raises(UnicodeDecodeError):
         prepare(line)
 
+
+
+def test_a_worker_process_answers_what_the_serial_reader_does() -> None:
+    """read_lines in a worker process: the same rows, rejections and line numbers, in order,
+    across blocks, with blank lines and bad lines among them."""
+    lines = lines_of(events(2 * BLOCK + 77, seed=5))
+    lines[10:10] = [b"\n", b"   \n"]
+    lines[BLOCK - 1] = b'{"id": "x", "kind": "teleport"}\n'
+    lines[BLOCK + 3] = b"{not json\n"
+    lines.append(b'{"id": "y", "kind": "deploy", "service": "s", "at": "2026-11-20T14:00:00"}')
+    serial = list(read_lines(lines, parallel=False))
+    read: list[int] = []
+    parallel = list(read_lines(lines, parallel=True, progress=read.append))
+    assert sum(read) == sum(map(len, lines))
+    assert [n for n, _ in parallel] == [n for n, _ in serial] and len(serial) == len(lines) - 2
+    for (_, a), (_, b) in zip(parallel, serial, strict=True):
+        if isinstance(b, str):
+            assert a == b
+        else:
+            assert not isinstance(a, str)
+            assert (a.row, a.services, a.change()) == (b.row, b.services, b.change())
+    reasons = {n: r for n, r in serial if isinstance(r, str)}
+    assert sorted(reasons) == [BLOCK, BLOCK + 4, len(lines)]
+    assert reasons[BLOCK].startswith("kind:") and reasons[BLOCK + 4].startswith("not JSON:")
