@@ -292,27 +292,22 @@ class Store(AdviceReads):
         first test on the prepared fields, for the inserted deploys only (one query, none for
         a file already imported); only when one of their versions was live on its service
         before are the chunk's ``Change``s built and classified in full."""
-        eligible = [p for p in items if p.kind == _DEPLOY and p.version is not None
-                    and len(p.services) == 1 and p.services[0] != GLOBAL
-                    and p.id in inserted]
+        # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, status 5, version 9
+        eligible = [(p.row[0], (p.services[0], p.row[2], p.row[9])) for p in items
+                    if p.row[1] == _DEPLOY and p.row[9] is not None and len(p.services) == 1
+                    and p.services[0] != GLOBAL and p.row[0] in inserted]
         if not eligible:
             return []
         live: dict[tuple[str, str, str | None], set[str]] = {}
-        stored = conn.execute(
-            select(change_services.c.service, change_services.c.environment,
-                   changes.c.version, changes.c.id)
-            .join(change_services, change_services.c.change_id == changes.c.id)
-            .where(changes.c.version.in_(sorted({p.version for p in eligible})),
-                   changes.c.status == ChangeStatus.SUCCEEDED.value,
-                   change_services.c.kind.in_([_DEPLOY, _ROLLBACK]))).all()
-        for service, environment, version, change_id in stored:
+        for service, environment, version, change_id in bulk.live_versions(
+                conn, sorted({key[2] for _, key in eligible if key[2] is not None})):
             live.setdefault((service, environment, version), set()).add(change_id)
         for p in items:
-            if (p.status == _SUCCEEDED_VALUE and len(p.services) == 1
-                    and p.kind in (_DEPLOY, _ROLLBACK)):
-                live.setdefault((p.services[0], p.environment, p.version), set()).add(p.id)
-        if not any(live.get((p.services[0], p.environment, p.version), set()) - {p.id}
-                   for p in eligible):
+            row = p.row
+            if (row[5] == _SUCCEEDED_VALUE and len(p.services) == 1
+                    and row[1] in (_DEPLOY, _ROLLBACK)):
+                live.setdefault((p.services[0], row[2], row[9]), set()).add(row[0])
+        if not any(live.get(key, set()) - {change_id} for change_id, key in eligible):
             return []
         given = [p.change() for p in items]
         return [c for c, g in zip(self.classify(given, conn), given, strict=True)

@@ -96,6 +96,28 @@ def _cursor(conn: Connection) -> Iterator[Any]:
         cursor.close()
 
 
+_LIVE = ("SELECT change_services.service, change_services.environment, changes.version, "
+         "changes.id FROM changes JOIN change_services ON change_services.change_id = changes.id "
+         "WHERE changes.version {versions} AND changes.status = 'succeeded' "
+         "AND change_services.kind IN ('deploy', 'rollback')")
+
+
+def live_versions(conn: Connection, versions: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(service, environment, version, id) of the stored succeeded deploys and rollbacks of
+    ``versions``: ``Store.classify``'s query, on the driver (SQLAlchemy's expansion of a
+    500-value IN list cost more than the lookup)."""
+    with _cursor(conn) as cursor:
+        if conn.dialect.name == "postgresql":
+            cursor.execute(_LIVE.format(versions="= ANY(%s)"), (list(versions),))
+            return [tuple(row) for row in cursor.fetchall()]
+        out: list[tuple[str, str, str, str]] = []
+        for i in range(0, len(versions), _SQLITE_PARAMS):
+            part = versions[i:i + _SQLITE_PARAMS]
+            cursor.execute(_LIVE.format(versions=f"IN ({', '.join('?' * len(part))})"), part)
+            out.extend(cursor.fetchall())
+        return out
+
+
 def keep_statistics(conn: Connection, written: int, analyzed: int) -> int:
     """ANALYZE ``changes`` and ``change_services`` (PostgreSQL) once ``written`` rows since the
     transaction began reach ANALYZE_FROM, then each time they double; the count last analyzed
@@ -160,4 +182,4 @@ def _sqlite_new_changes(cursor: Any, columns: Sequence[str],
 
 
 __all__ = ["MIN_ROWS", "insert_change_values", "insert_changes", "insert_service_values",
-           "insert_services", "keep_statistics"]
+           "insert_services", "keep_statistics", "live_versions"]
