@@ -9,8 +9,11 @@ same rows go straight to the driver, inside the same transaction:
   ``INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING RETURNING id``: ids already stored are
   left as they are and come back as duplicates, exactly as the row-by-row statement did, and
   the service rows of the new changes are copied straight into their table;
-- SQLite: multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` statements (as
-  many rows as SQLite's parameter limit allows each) and ``executemany`` for the service rows.
+- SQLite: the first batch of a transaction by multi-row ``INSERT ... ON CONFLICT (id) DO
+  NOTHING RETURNING id`` statements (as many rows as SQLite's parameter limit allows each),
+  which takes SQLite's write lock; later ones read which ids are stored and ``executemany`` the
+  others (no other writer can come between while the lock is held); ``executemany`` for the
+  service rows.
 
 Small batches (a hook's delivery, a sync page) keep the Store's own statements: a temporary
 table is not worth it for a handful of rows.
