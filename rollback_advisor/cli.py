@@ -26,8 +26,9 @@ from .errors import AdvisorError, InvalidInput
 if TYPE_CHECKING:
     from .advisor import Advice, Advisor
     from .config import Settings
-    from .models import Change, Incident
+    from .models import Incident
     from .store import Store
+    from .store.prepared import Prepared
     from .store_reads import AdviceReads, QuickReader
 
 TEXT_JSON = click.Choice(["text", "json"])
@@ -250,7 +251,8 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     Every line is validated; if any is rejected nothing is stored (a batch is all or nothing)
     unless --skip-invalid is given.
     """
-    from .models import change_from_dict, dumps
+    from .models import dumps
+    from .store.import_lines import PARALLEL_FROM, read_lines
 
     rejected: list[tuple[int, str]] = []
     size = _size(source)
@@ -258,17 +260,15 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
     class _Abort(Exception):
         pass
 
-    def valid(bar: Any) -> Iterator[Change]:
-        for number, line in enumerate(source, start=1):
-            bar.update(len(line))
-            if not line.strip():
-                continue
-            try:
-                yield change_from_dict(json.loads(line))
-            except InvalidInput as exc:
-                rejected.append((number, exc.message))
-            except (ValueError, UnicodeDecodeError) as exc:
-                rejected.append((number, f"not JSON: {exc}"))
+    def valid(bar: Any) -> Iterator[Prepared]:
+        # a well-formed line is prepared without the full validator (store/prepared.py);
+        # any other goes through change_from_dict, whose errors name the line and field
+        for number, found in read_lines(source, parallel=(size or 0) >= PARALLEL_FROM,
+                                        progress=bar.update):
+            if isinstance(found, str):
+                rejected.append((number, found))
+            else:
+                yield found
         if rejected and not skip_invalid:
             raise _Abort
 
@@ -278,7 +278,7 @@ def import_(source: IO[bytes], skip_invalid: bool, fmt: str) -> None:
                            hidden=not size or size < 1_000_000,
                            update_min_steps=max(1, (size or 0) // 1000)) as bar:
         try:
-            result = store.add_changes(valid(bar), checked=True)
+            result = store.import_prepared(valid(bar))
         except _Abort:
             result = None
     summary = {"inserted": result.inserted if result else 0,

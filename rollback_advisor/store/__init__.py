@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -60,14 +60,19 @@ from ..store_reads import (
     from_doc,
     to_us,
 )
-from . import bulk
+from . import bulk, prepared
 from .columns import candidate_columns
+from .prepared import Prepared
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
 
 _MAX_ROLLOUT = MAX_ROLLOUT_KEY
 _STATUSES = {s.value: s for s in ChangeStatus}
+_DEPLOY, _ROLLBACK = ChangeKind.DEPLOY.value, ChangeKind.ROLLBACK.value
+_SUCCEEDED_VALUE = ChangeStatus.SUCCEEDED.value
+_SERVICE_COLUMNS = ("change_id", "service", "kind", "environment", "at_us")
 IMPORT_OWNER = "import"
+_T = TypeVar("_T")
 
 
 def hook_owner(hook_id: str) -> str:
@@ -172,6 +177,16 @@ class Store(AdviceReads):
         except SQLAlchemyError as exc:
             raise StoreError(f"store write failed: {_reason(exc)}") from None
 
+    def import_prepared(self, items: Iterable[Prepared], *,
+                        owner: str = IMPORT_OWNER) -> ImportResult:
+        """``add_changes`` of changes prepared by ``prepared.py`` (``import``): the same rows,
+        counts and all-or-nothing transaction, without building a ``Change`` for each."""
+        try:
+            with self.engine.begin() as conn:
+                return self._write_prepared(conn, items, owner)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_reason(exc)}") from None
+
     def sync_batch(self, source: str, items: Sequence[Change],
                    cursor: dict[str, Any]) -> ImportResult:
         """Upsert a connector's batch and save its cursor atomically: a crash between the two
@@ -230,6 +245,73 @@ class Store(AdviceReads):
         if longest:
             self._raise_max_rollout(conn, longest)
         return total
+
+    def _write_prepared(self, conn: Connection, items: Iterable[Prepared],
+                        owner: str) -> ImportResult:
+        """``_write`` (no update) of prepared rows, chunk by chunk as it does: within a chunk
+        the last of an id wins, and each chunk is classified against what is stored by then
+        (earlier chunks included); only a chunk with a possible redeploy builds ``Change``s."""
+        inserted_total = duplicates = longest = written = analyzed = 0
+        columns = (*prepared.COLUMNS, *prepared.WRITER_COLUMNS)
+        for chunk in _chunks(items, CHUNK):
+            # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, at_us 3, start_us 4
+            rows = {p.row[0]: p for p in chunk}  # last one wins within a chunk
+            now = _now_us()
+            tail = (now, owner)
+            values = [p.row + tail for p in rows.values()]
+            longest = max(longest, max(p.row[3] - p.row[4] for p in rows.values()))
+            if len(values) >= bulk.MIN_ROWS:
+                inserted = bulk.insert_change_values(conn, columns, values)
+            else:
+                inserted = self._insert_new(conn, [dict(zip(columns, v, strict=True))
+                                                   for v in values])
+            written += len(inserted)
+            analyzed = bulk.keep_statistics(conn, written, analyzed)
+            kinds = {i: p.row[1] for i, p in rows.items()}
+            for c in self._reclassified(conn, list(rows.values()), inserted):
+                # as _write: a redeploy inserted as a deploy is rewritten
+                self._rewrite(conn, c, now, owner, services=False)
+                kinds[c.id] = c.kind.value
+            services = [(i, s, kinds[i], row[2], row[3]) for i in inserted
+                        for row, many in [(rows[i].row, rows[i].services)] for s in many]
+            if len(services) >= bulk.MIN_ROWS:
+                bulk.insert_service_values(conn, _SERVICE_COLUMNS, services)
+            elif services:
+                conn.execute(change_services.insert(),
+                             [dict(zip(_SERVICE_COLUMNS, r, strict=True)) for r in services])
+            inserted_total += len(inserted)
+            duplicates += len(chunk) - len(inserted)
+        if longest:
+            self._raise_max_rollout(conn, longest)
+        return ImportResult(inserted=inserted_total, duplicates=duplicates)
+
+    def _reclassified(self, conn: Connection, items: list[Prepared],
+                      inserted: set[str]) -> list[Change]:
+        """The changes ``inserted`` among ``items`` that ``classify(items)`` turns into
+        rollbacks (what ``_write`` rewrites; the others' class is never used). ``classify``'s
+        first test on the prepared fields, for the inserted deploys only (one query, none for
+        a file already imported); only when one of their versions was live on its service
+        before are the chunk's ``Change``s built and classified in full."""
+        # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, status 5, version 9
+        eligible = [(p.row[0], (p.services[0], p.row[2], p.row[9])) for p in items
+                    if p.row[1] == _DEPLOY and p.row[9] is not None and len(p.services) == 1
+                    and p.services[0] != GLOBAL and p.row[0] in inserted]
+        if not eligible:
+            return []
+        live: dict[tuple[str, str, str | None], set[str]] = {}
+        for service, environment, version, change_id in bulk.live_versions(
+                conn, sorted({key[2] for _, key in eligible if key[2] is not None})):
+            live.setdefault((service, environment, version), set()).add(change_id)
+        for p in items:
+            row = p.row
+            if (row[5] == _SUCCEEDED_VALUE and len(p.services) == 1
+                    and row[1] in (_DEPLOY, _ROLLBACK)):
+                live.setdefault((p.services[0], row[2], row[9]), set()).add(row[0])
+        if not any(live.get(key, set()) - {change_id} for change_id, key in eligible):
+            return []
+        given = [p.change() for p in items]
+        return [c for c, g in zip(self.classify(given, conn), given, strict=True)
+                if c is not g and c.id in inserted]
 
     def _insert_new(self, conn: Connection, values: list[dict[str, Any]]) -> set[str]:
         """Insert the rows whose id is not stored yet; the ids inserted. A large batch goes
@@ -485,8 +567,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _chunks(items: Iterable[Change], size: int) -> Iterator[list[Change]]:
-    chunk: list[Change] = []
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) >= size:

@@ -9,8 +9,11 @@ same rows go straight to the driver, inside the same transaction:
   ``INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING RETURNING id``: ids already stored are
   left as they are and come back as duplicates, exactly as the row-by-row statement did, and
   the service rows of the new changes are copied straight into their table;
-- SQLite: multi-row ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` statements (as
-  many rows as SQLite's parameter limit allows each) and ``executemany`` for the service rows.
+- SQLite: the first batch of a transaction by multi-row ``INSERT ... ON CONFLICT (id) DO
+  NOTHING RETURNING id`` statements (as many rows as SQLite's parameter limit allows each),
+  which takes SQLite's write lock; later ones read which ids are stored and ``executemany`` the
+  others (no other writer can come between while the lock is held); ``executemany`` for the
+  service rows.
 
 Small batches (a hook's delivery, a sync page) keep the Store's own statements: a temporary
 table is not worth it for a handful of rows.
@@ -45,7 +48,14 @@ def _quoted(columns: Sequence[str]) -> str:
 def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert the ``changes`` rows whose id is not stored yet (each row a mapping of the same
     columns); the ids inserted."""
-    with _driver(conn, rows) as (cursor, columns, values):
+    columns = tuple(rows[0])
+    return insert_change_values(conn, columns, _values(columns, rows))
+
+
+def insert_change_values(conn: Connection, columns: Sequence[str],
+                         values: Sequence[tuple[Any, ...]]) -> set[str]:
+    """``insert_changes`` of rows given as tuples of ``columns`` (the first one ``id``)."""
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             return _copy_changes(cursor, columns, values)
         return _sqlite_changes(cursor, columns, values)
@@ -53,7 +63,14 @@ def insert_changes(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[s
 
 def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert service rows of changes this transaction inserted (none can exist yet)."""
-    with _driver(conn, rows) as (cursor, columns, values):
+    columns = tuple(rows[0])
+    insert_service_values(conn, columns, _values(columns, rows))
+
+
+def insert_service_values(conn: Connection, columns: Sequence[str],
+                          values: Sequence[tuple[Any, ...]]) -> None:
+    """``insert_services`` of rows given as tuples of ``columns``."""
+    with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             with cursor.copy(f"COPY change_services ({_quoted(columns)}) FROM STDIN") as copy:
                 for value in values:
@@ -64,21 +81,44 @@ def insert_services(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
                                f"VALUES ({marks})", values)
 
 
-@contextmanager
-def _driver(conn: Connection, rows: Sequence[Mapping[str, Any]]
-            ) -> Iterator[tuple[Any, tuple[str, ...], list[tuple[Any, ...]]]]:
-    """A cursor of the transaction's own DBAPI connection, the rows' columns and their values
-    as tuples in that order."""
-    columns = tuple(rows[0])
+def _values(columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+            ) -> list[tuple[Any, ...]]:
     get = itemgetter(*columns)
-    values = [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+    return [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the transaction's own DBAPI connection."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        yield cursor, columns, values
+        yield cursor
     finally:
         cursor.close()
+
+
+_LIVE = ("SELECT change_services.service, change_services.environment, changes.version, "
+         "changes.id FROM changes JOIN change_services ON change_services.change_id = changes.id "
+         "WHERE changes.version {versions} AND changes.status = 'succeeded' "
+         "AND change_services.kind IN ('deploy', 'rollback')")
+
+
+def live_versions(conn: Connection, versions: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(service, environment, version, id) of the stored succeeded deploys and rollbacks of
+    ``versions``: ``Store.classify``'s query, on the driver (SQLAlchemy's expansion of a
+    500-value IN list cost more than the lookup)."""
+    with _cursor(conn) as cursor:
+        if conn.dialect.name == "postgresql":
+            cursor.execute(_LIVE.format(versions="= ANY(%s)"), (list(versions),))
+            return [tuple(row) for row in cursor.fetchall()]
+        out: list[tuple[str, str, str, str]] = []
+        for i in range(0, len(versions), _SQLITE_PARAMS):
+            part = versions[i:i + _SQLITE_PARAMS]
+            cursor.execute(_LIVE.format(versions=f"IN ({', '.join('?' * len(part))})"), part)
+            out.extend(cursor.fetchall())
+        return out
 
 
 def keep_statistics(conn: Connection, written: int, analyzed: int) -> int:
@@ -92,7 +132,7 @@ def keep_statistics(conn: Connection, written: int, analyzed: int) -> int:
 
 
 def _copy_changes(cursor: Any, columns: Sequence[str],
-                  values: list[tuple[Any, ...]]) -> set[str]:
+                  values: Sequence[tuple[Any, ...]]) -> set[str]:
     # one temporary table per transaction, emptied for each batch
     cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TEMP} "
                    "(LIKE changes INCLUDING DEFAULTS) ON COMMIT DROP")
@@ -107,7 +147,9 @@ def _copy_changes(cursor: Any, columns: Sequence[str],
 
 
 def _sqlite_changes(cursor: Any, columns: Sequence[str],
-                    values: list[tuple[Any, ...]]) -> set[str]:
+                    values: Sequence[tuple[Any, ...]]) -> set[str]:
+    if cursor.connection.in_transaction:
+        return _sqlite_new_changes(cursor, columns, values)
     width = len(columns)
     per = max(1, _SQLITE_PARAMS // width)
     inserted: set[str] = set()
@@ -121,4 +163,26 @@ def _sqlite_changes(cursor: Any, columns: Sequence[str],
     return inserted
 
 
-__all__ = ["MIN_ROWS", "insert_changes", "insert_services", "keep_statistics"]
+def _sqlite_new_changes(cursor: Any, columns: Sequence[str],
+                        values: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Inside a write transaction (pysqlite began it at the first insert, which took SQLite's
+    one write lock), no other writer can store an id between a read and an insert: read which
+    ids are stored, then ``executemany`` the others (its prepared statement costs ~5 us a row
+    less than a multi-row ``INSERT ... RETURNING``, and a file already imported writes nothing).
+    ``values`` hold each id once (the callers keep the last of a chunk)."""
+    ids = [v[0] for v in values]
+    stored: set[str] = set()
+    for i in range(0, len(ids), _SQLITE_PARAMS):
+        part = ids[i:i + _SQLITE_PARAMS]
+        cursor.execute(f"SELECT id FROM changes WHERE id IN ({', '.join('?' * len(part))})",
+                       part)
+        stored.update(row[0] for row in cursor.fetchall())
+    new = [v for v in values if v[0] not in stored] if stored else values
+    if new:
+        cursor.executemany(f"INSERT INTO changes ({_quoted(columns)}) "
+                           f"VALUES ({', '.join('?' * len(columns))})", new)
+    return {v[0] for v in new}
+
+
+__all__ = ["MIN_ROWS", "insert_change_values", "insert_changes", "insert_service_values",
+           "insert_services", "keep_statistics", "live_versions"]

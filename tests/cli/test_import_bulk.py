@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rollback_advisor.store import CHUNK
+from rollback_advisor.store import CHUNK, import_lines
 
 
 def lines(n: int, bad: set[int] = frozenset()) -> str:  # type: ignore[assignment]
@@ -59,3 +59,24 @@ def test_a_large_file_with_duplicates(store_env, tmp_path: Path) -> None:
     assert (summary["inserted"], summary["duplicates"]) == (n, 11)
     summary = json.loads(run("import", "dups.jsonl", "--format", "json").output)
     assert (summary["inserted"], summary["duplicates"]) == (0, n + 11)
+
+
+def test_a_large_file_prepared_by_a_worker_process(store_env, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files past PARALLEL_FROM are prepared in a worker process: the same rejections (line
+    numbers), all or nothing, and counts."""
+    run = store_env
+    monkeypatch.setattr(import_lines, "PARALLEL_FROM", 0)
+    n = import_lines.BLOCK + CHUNK + 300
+    (tmp_path / "big.jsonl").write_text(lines(n, bad={import_lines.BLOCK + 17}))
+    result = run("import", "big.jsonl", "--format", "json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 and (summary["stored"], summary["inserted"]) == (False, 0)
+    assert [r["line"] for r in summary["rejections"]] == [import_lines.BLOCK + 18]
+    assert json.loads(run("changes", "--format", "json").output) == []
+    summary = json.loads(run("import", "big.jsonl", "--skip-invalid", "--format",
+                             "json").output)
+    assert (summary["inserted"], summary["duplicates"], summary["rejected"]) == (n - 1, 0, 1)
+    summary = json.loads(run("import", "big.jsonl", "--skip-invalid", "--format",
+                             "json").output)
+    assert (summary["inserted"], summary["duplicates"]) == (0, n - 1)
