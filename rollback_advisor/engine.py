@@ -180,9 +180,11 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                         lambda hops: hop_weight(hops, settings))
     bounds = CandidateFilter(graph, incident, settings)
     callers = graph.dependants_of(target)
-    # (after onset, -score, -at, id, candidate): sorts live first, by score, then closer to
-    # the onset, then id; ids are unique, so a candidate is never compared
-    scored: list[tuple[bool, float, float, str, Candidate]] = []
+    # live candidates as two parallel lists, -score and the candidate: only the few listed
+    # become sort tuples (``_best``); after-onset ones, a small minority, are tuples at once
+    negatives: list[float] = []
+    kept: list[Candidate] = []
+    after: list[_Sorted] = []
     warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
                 "the changes apart" for name in evidence.unknown_symptoms]
     live_total = 0.0
@@ -233,13 +235,15 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                 kind not in _PUSH_KINDS or len(services) < wide and GLOBAL not in services)):
             for factor, _ in _risk_factors(c, settings):
                 score *= factor
-        if not after_onset:
+        if after_onset:
+            after.append((True, -score, -at, c.id, c))
+        else:
             live_total += score
-        scored.append((after_onset, -score, -at, c.id, c))
-    scored.sort()
-    live = [item for item in scored if not item[0]]
-    after = [item for item in scored if item[0]]  # by score too: on-path ones first
-    listed = live[: settings.max_listed] + after[: settings.max_listed]
+            negatives.append(-score)
+            kept.append(c)
+    ordered = sorted(negatives)  # floats sort several times faster than tuples
+    after.sort()  # by score too: on-path ones first
+    listed = _best(ordered, negatives, kept, settings.max_listed) + after[: settings.max_listed]
     changes = fetch([item[3] for item in listed])
     no_change = settings.no_change_score * evidence.no_change_factor
     denominator = no_change + live_total
@@ -256,9 +260,30 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                              learnt.get((c.kind, c.source)))))
     return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=no_change / denominator,
-                   window=settings.window, warnings=tuple(warnings), candidates=len(scored),
-                   unlisted_probability=sum(-item[1] for item in live[settings.max_listed:])
+                   window=settings.window, warnings=tuple(warnings),
+                   candidates=len(kept) + len(after),
+                   # by falling score, as the listed ones: the same sum to the last bit
+                   unlisted_probability=sum(-n for n in ordered[settings.max_listed:])
                    / denominator, no_change_reason=evidence.no_change_text)
+
+
+# (after onset, -score, -at, id, candidate): sorts live first, by score, then closer to the
+# onset, then id; ids are unique, so a candidate is never compared
+_Sorted = tuple[bool, float, float, str, Candidate]
+
+
+def _best(ordered: list[float], negatives: list[float], kept: list[Candidate],
+          n: int) -> list[_Sorted]:
+    """The first ``n`` live candidates in ``_Sorted`` order, as sorting them all would give,
+    from their -scores (``negatives``, and the same ascending in ``ordered``): every candidate
+    scoring at least the n-th score is taken (ties included) and only those are sorted."""
+    if not ordered or n <= 0:
+        return []
+    cut = ordered[min(n, len(ordered)) - 1]
+    chosen = [(False, x, -kept[i].at, kept[i].id, kept[i])
+              for i, x in enumerate(negatives) if x <= cut]
+    chosen.sort()
+    return chosen[:n]
 
 
 class CandidateFilter:
