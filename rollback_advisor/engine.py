@@ -198,49 +198,59 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     # the common cause. The rest go through ``fits.of`` and ``evidence.common_cause``.
     on_path = frozenset(reach) | callers | graph.global_nodes | {GLOBAL} | evidence.reached_by_any
     declared = graph.declared
-    unrelated = (fits.unrelated, evidence.unrelated)
+    off_path = (fits.unrelated.weight, evidence.unrelated.factor, evidence.unrelated.onset)
     scope_of, scope_cache = evidence.scope_of, evidence.scope_cache
     learnt_get = learnt_factor.get
-    time_of, density, skew = model.weight, model.density, model.skew
+    time_of, skew, taus = model.weight, model.skew, model.tau
+    lo, hi, head, w, log_span = model.lo, model.hi, model.head, model.w, model.log_span
+    at_lo = {k: model.density(0.0, k) for k in ChangeKind}  # after the onset: lag 0
     env, start_at, history_at, end_at, failing = (bounds.environment, bounds.start,
                                                   bounds.history, bounds.end, bounds.failing)
     in_progress, succeeded = ChangeStatus.IN_PROGRESS, ChangeStatus.SUCCEEDED
-    wide = settings.wide_threshold
+    wide, push_kinds = settings.wide_threshold, _PUSH_KINDS
+    negative, keep = negatives.append, kept.append
     for c in candidates:
         # the hot loop of a busy day: fields unpacked once, CandidateFilter.admits inlined
         _, kind, services, environment, at, start, status, pct, destructive, scope, source = c
         if environment != env or start > end_at or (
                 at < start_at and (at < history_at or failing.isdisjoint(services))):
             continue
-        if len(services) == 1 and services[0] not in on_path and services[0] in declared:
-            fit, cause = unrelated
+        if len(services) == 1 and (node := services[0]) not in on_path and node in declared:
+            g, common, onset = off_path
         else:
             fit = fits.of(services)
             cause = evidence.common_cause(services, fit.hops)
+            g, common, onset = fit.weight, cause.factor, cause.onset
+            if fit.unknown:
+                warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
+                                "dependency graph: ranked with a low graph weight")
         if start == at and pct is None and status is not in_progress:  # at once: most of them
-            after_onset = at > cause.onset + skew  # _TimeModel.weight's first case, inlined
-            time_weight = density(0.0 if after_onset else max(cause.onset - at, 0.0) / HOUR,
-                                  kind)
+            # _TimeModel.weight's first case and its density, inlined: the same arithmetic
+            if at > onset + skew:
+                after_onset, time_weight = True, at_lo[kind]
+            else:
+                after_onset = False
+                lag = (onset - at if onset > at else 0.0) / HOUR
+                lag = lo if lag < lo else hi if lag > hi else lag
+                tau = taus[kind]
+                time_weight = head * _exp(-lag / tau) / tau + w / (lag * log_span)
         else:
-            time_weight, after_onset = time_of(c, cause.onset)
-        if fit.unknown:
-            warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
-                            "dependency graph: ranked with a low graph weight")
-        score = prior[kind] * time_weight * fit.weight * cause.factor
+            time_weight, after_onset = time_of(c, onset)
+        score = prior[kind] * time_weight * g * common
         if learnt_factor:
             score *= learnt_get((kind, source), 1.0)
         if scope is not None:
             score *= (scope_cache.get(scope) or scope_of(scope))[0]
         if not (status is succeeded and pct is None and not destructive and (
-                kind not in _PUSH_KINDS or len(services) < wide and GLOBAL not in services)):
+                kind not in push_kinds or len(services) < wide and GLOBAL not in services)):
             for factor, _ in _risk_factors(c, settings):
                 score *= factor
         if after_onset:
             after.append((True, -score, -at, c.id, c))
         else:
             live_total += score
-            negatives.append(-score)
-            kept.append(c)
+            negative(-score)
+            keep(c)
     ordered = sorted(negatives)  # floats sort several times faster than tuples
     after.sort()  # by score too: on-path ones first
     listed = _best(ordered, negatives, kept, settings.max_listed) + after[: settings.max_listed]
@@ -367,7 +377,8 @@ class _TimeModel:
         self.tau = {k: settings.kind_time_scale_minutes.get(k, 30.0) / 60.0 for k in ChangeKind}
 
     def density(self, lag_hours: float, kind: ChangeKind) -> float:
-        # called once per candidate: comparisons instead of min/max calls, same arithmetic
+        # comparisons instead of min/max calls; rank_candidates inlines the same arithmetic
+        # (tests/core/test_engine_properties.py holds the two to the reasons' figures)
         lag = self.lo if lag_hours < self.lo else self.hi if lag_hours > self.hi else lag_hours
         tau = self.tau[kind]
         return (self.head * _exp(-lag / tau) / tau + self.w / (lag * self.log_span))
