@@ -141,7 +141,11 @@ def scope_key(scope: Scope | None) -> str | None:
     """A scope as the compact JSON the store keeps (equal scopes, equal keys)."""
     if scope is None:
         return None
-    return json.dumps(scope_to_dict(scope), sort_keys=True, separators=(",", ":"))
+    return _SCOPE_JSON(scope_to_dict(scope))
+
+
+# json.dumps builds an encoder per call when given options: one, built once
+_SCOPE_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def is_destructive(change: Change) -> bool:
@@ -166,8 +170,10 @@ def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
 
 def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: DependencyGraph,
                     incident: Incident, settings: EngineSettings | None = None,
-                    priors: LearntPriors | None = None) -> Ranking:
-    """Rank candidates; ``fetch`` materialises the changes that get listed.
+                    priors: LearntPriors | None = None,
+                    bounds: CandidateFilter | None = None) -> Ranking:
+    """Rank candidates; ``fetch`` materialises the changes that get listed; ``bounds``: the
+    incident's CandidateFilter when the caller built it already (for the store's queries).
 
     Two passes: every candidate gets its number (cheap arithmetic; the whole window feeds the
     normalisation), then only the ``max_listed`` best live ones and as many after-onset ones
@@ -178,7 +184,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     reach = graph.reach_from(target)
     evidence = Evidence(graph, incident, target, reach, settings,
                         lambda hops: hop_weight(hops, settings))
-    bounds = CandidateFilter(graph, incident, settings)
+    bounds = bounds or CandidateFilter(graph, incident, settings)
     callers = graph.dependants_of(target)
     # live candidates as two parallel lists, -score and the candidate: only the few listed
     # become sort tuples (``_best``); after-onset ones, a small minority, are tuples at once
@@ -208,7 +214,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                                                   bounds.history, bounds.end, bounds.failing)
     in_progress, succeeded = ChangeStatus.IN_PROGRESS, ChangeStatus.SUCCEEDED
     wide, push_kinds = settings.wide_threshold, _PUSH_KINDS
-    negative, keep = negatives.append, kept.append
+    add_negative, keep = negatives.append, kept.append
     for c in candidates:
         # the hot loop of a busy day: fields unpacked once, CandidateFilter.admits inlined
         _, kind, services, environment, at, start, status, pct, destructive, scope, source = c
@@ -249,7 +255,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
             after.append((True, -score, -at, c.id, c))
         else:
             live_total += score
-            negative(-score)
+            add_negative(-score)
             keep(c)
     ordered = sorted(negatives)  # floats sort several times faster than tuples
     after.sort()  # by score too: on-path ones first
