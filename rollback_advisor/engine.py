@@ -35,6 +35,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import NamedTuple
 
 from .errors import InvalidInput
@@ -205,7 +206,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     on_path = frozenset(reach) | callers | graph.global_nodes | {GLOBAL} | evidence.reached_by_any
     declared = graph.declared
     off_path = (fits.unrelated.weight, evidence.unrelated.factor, evidence.unrelated.onset)
-    scope_of, scope_cache = evidence.scope_of, evidence.scope_cache
+    scope_cache = evidence.scope_cache
     learnt_get = learnt_factor.get
     time_of, skew, taus = model.weight, model.skew, model.tau
     lo, hi, head, w, log_span = model.lo, model.hi, model.head, model.w, model.log_span
@@ -246,7 +247,7 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
         if learnt_factor:
             score *= learnt_get((kind, source), 1.0)
         if scope is not None:
-            score *= (scope_cache.get(scope) or scope_of(scope))[0]
+            score *= scope_cache[scope][0]
         if not (status is succeeded and pct is None and not destructive and (
                 kind not in push_kinds or len(services) < wide and GLOBAL not in services)):
             for factor, _ in _risk_factors(c, settings):
@@ -278,8 +279,8 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                    no_change_probability=no_change / denominator,
                    window=settings.window, warnings=tuple(warnings),
                    candidates=len(kept) + len(after),
-                   # by falling score, as the listed ones: the same sum to the last bit
-                   unlisted_probability=sum(-n for n in ordered[settings.max_listed:])
+                   # by falling score, as the listed ones (negated: the same sum, exactly)
+                   unlisted_probability=(0.0 - sum(ordered[settings.max_listed:]))
                    / denominator, no_change_reason=evidence.no_change_text)
 
 
@@ -296,8 +297,9 @@ def _best(ordered: list[float], negatives: list[float], kept: list[Candidate],
     if not ordered or n <= 0:
         return []
     cut = ordered[min(n, len(ordered)) - 1]
-    chosen = [(False, x, -kept[i].at, kept[i].id, kept[i])
-              for i, x in enumerate(negatives) if x <= cut]
+    # the indices at or above the cut, found in C (compress over a map), not a Python loop
+    chosen = [(False, negatives[i], -kept[i].at, kept[i].id, kept[i])
+              for i in compress(range(len(negatives)), map(cut.__ge__, negatives))]
     chosen.sort()
     return chosen[:n]
 
