@@ -93,7 +93,7 @@ def main() -> None:
             store.save_graph(graph)
             store.add_changes(older)
             store.add_changes(changes(recent, names, END - RECENT, RECENT, rng, "new"))
-        if store.dialect == "postgresql" and not reuse:
+        if store.dialect == "postgresql":
             # What autovacuum does within minutes of a bulk load on a live server: statistics,
             # and the visibility map that lets the window query stay an index-only scan.
             with store.engine.connect() as conn:
