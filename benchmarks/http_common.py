@@ -164,11 +164,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def scratch_database(url: str) -> tuple[str, Callable[[], None]]:
+def scratch_database(url: str, keep: str | None = None) -> tuple[str, Callable[[], None]]:
     """The URL a benchmark stores into, and what to call when it is done.
 
     SQLite: ``url`` itself and nothing to undo. PostgreSQL: a schema of its own (through
-    ``search_path``), so a run never mixes with earlier data, dropped by the returned call.
+    ``search_path``), so a run never mixes with earlier data, dropped by the returned call;
+    with ``keep``, the schema of that name, created when missing and left in place.
     """
     if not url.startswith("postgresql"):
         return url, lambda: None
@@ -177,14 +178,15 @@ def scratch_database(url: str) -> tuple[str, Callable[[], None]]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    schema = keep or f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text(f'CREATE SCHEMA {"IF NOT EXISTS " if keep else ""}"{schema}"'))
 
     def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
     return make_url(url).update_query_dict(

@@ -117,15 +117,17 @@ class Advisor:
         self._graph = graph
         return graph
 
-    def priors(self) -> LearntPriors:
+    def priors(self, reads: Any = None) -> LearntPriors:
         """The priors the stored verdicts teach (none when ``engine.learn_priors`` is off);
-        one integer read per call while the verdicts stay as they were."""
+        one integer read per call while the verdicts stay as they were. ``reads``: the store
+        or one of its sessions."""
         engine = self.settings.engine
         if not engine.learn_priors:
             return {}
-        version = self.store.verdicts_version()
+        reads = reads or self.store
+        version = reads.verdicts_version()
         if self._priors is None or self._priors[0] != version:
-            self._priors = (version, learn_priors(self.store.verdicts(),
+            self._priors = (version, learn_priors(reads.verdicts(),
                                                   engine.learned_prior_bounds,
                                                   engine.learned_prior_strength))
         return self._priors[1]
@@ -133,19 +135,22 @@ class Advisor:
     def advise(self, incident: Incident) -> Advice:
         graph = self.graph()
         graph.resolve(incident.target)  # fail on a bad target before touching the store
+        with self.store.session() as reads:  # one connection for the answer's reads
+            return self._advise(reads, graph, incident)
+
+    def _advise(self, reads: Any, graph: DependencyGraph, incident: Incident) -> Advice:
         engine = self.settings.engine
         bounds = CandidateFilter(graph, incident, engine)  # the engine's own bounds
-        candidates = self.store.window_candidates(
+        candidates = reads.window_candidates(
             start=bounds.start_at, end=bounds.end_at, environment=incident.environment)
-        history = self.store.history_candidates(
+        history = reads.history_candidates(
             services=bounds.failing, start=bounds.history_at, end=bounds.start_at,
             environment=incident.environment)
-        ranking = rank_candidates([*candidates, *history], self.store.get_changes, graph,
-                                  incident, engine, self.priors())
+        ranking = rank_candidates([*candidates, *history], reads.get_changes, graph,
+                                  incident, engine, self.priors(reads), bounds=bounds)
 
         def lookup(change: Change) -> Change | None:
-            return self.store.previous_change(service=change.services[0], kind=change.kind.value,
-                                              before=change.at,
-                                              environment=change.environment)
+            return reads.previous_change(service=change.services[0], kind=change.kind.value,
+                                         before=change.at, environment=change.environment)
 
         return decide(ranking, graph, self.settings, lookup)

@@ -35,6 +35,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import NamedTuple
 
 from .errors import InvalidInput
@@ -141,7 +142,11 @@ def scope_key(scope: Scope | None) -> str | None:
     """A scope as the compact JSON the store keeps (equal scopes, equal keys)."""
     if scope is None:
         return None
-    return json.dumps(scope_to_dict(scope), sort_keys=True, separators=(",", ":"))
+    return _SCOPE_JSON(scope_to_dict(scope))
+
+
+# json.dumps builds an encoder per call when given options: one, built once
+_SCOPE_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def is_destructive(change: Change) -> bool:
@@ -166,8 +171,10 @@ def rank(changes: Iterable[Change], graph: DependencyGraph, incident: Incident,
 
 def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: DependencyGraph,
                     incident: Incident, settings: EngineSettings | None = None,
-                    priors: LearntPriors | None = None) -> Ranking:
-    """Rank candidates; ``fetch`` materialises the changes that get listed.
+                    priors: LearntPriors | None = None,
+                    bounds: CandidateFilter | None = None) -> Ranking:
+    """Rank candidates; ``fetch`` materialises the changes that get listed; ``bounds``: the
+    incident's CandidateFilter when the caller built it already (for the store's queries).
 
     Two passes: every candidate gets its number (cheap arithmetic; the whole window feeds the
     normalisation), then only the ``max_listed`` best live ones and as many after-onset ones
@@ -178,11 +185,13 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     reach = graph.reach_from(target)
     evidence = Evidence(graph, incident, target, reach, settings,
                         lambda hops: hop_weight(hops, settings))
-    bounds = CandidateFilter(graph, incident, settings)
+    bounds = bounds or CandidateFilter(graph, incident, settings)
     callers = graph.dependants_of(target)
-    # (after onset, -score, -at, id, candidate): sorts live first, by score, then closer to
-    # the onset, then id; ids are unique, so a candidate is never compared
-    scored: list[tuple[bool, float, float, str, Candidate]] = []
+    # live candidates as two parallel lists, -score and the candidate: only the few listed
+    # become sort tuples (``_best``); after-onset ones, a small minority, are tuples at once
+    negatives: list[float] = []
+    kept: list[Candidate] = []
+    after: list[_Sorted] = []
     warnings = [f"symptom {name} is not in the dependency graph: kept, but it cannot tell "
                 "the changes apart" for name in evidence.unknown_symptoms]
     live_total = 0.0
@@ -196,50 +205,62 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
     # the common cause. The rest go through ``fits.of`` and ``evidence.common_cause``.
     on_path = frozenset(reach) | callers | graph.global_nodes | {GLOBAL} | evidence.reached_by_any
     declared = graph.declared
-    unrelated = (fits.unrelated, evidence.unrelated)
-    scope_of, scope_cache = evidence.scope_of, evidence.scope_cache
+    off_path = (fits.unrelated.weight, evidence.unrelated.factor, evidence.unrelated.onset)
+    scope_cache = evidence.scope_cache
     learnt_get = learnt_factor.get
-    time_of, density, skew = model.weight, model.density, model.skew
+    time_of, skew, taus = model.weight, model.skew, model.tau
+    lo, hi, head, w, log_span = model.lo, model.hi, model.head, model.w, model.log_span
+    at_lo = {k: model.density(0.0, k) for k in ChangeKind}  # after the onset: lag 0
     env, start_at, history_at, end_at, failing = (bounds.environment, bounds.start,
                                                   bounds.history, bounds.end, bounds.failing)
     in_progress, succeeded = ChangeStatus.IN_PROGRESS, ChangeStatus.SUCCEEDED
-    wide = settings.wide_threshold
+    wide, push_kinds = settings.wide_threshold, _PUSH_KINDS
+    add_negative, keep = negatives.append, kept.append
     for c in candidates:
         # the hot loop of a busy day: fields unpacked once, CandidateFilter.admits inlined
         _, kind, services, environment, at, start, status, pct, destructive, scope, source = c
         if environment != env or start > end_at or (
                 at < start_at and (at < history_at or failing.isdisjoint(services))):
             continue
-        if len(services) == 1 and services[0] not in on_path and services[0] in declared:
-            fit, cause = unrelated
+        if len(services) == 1 and (node := services[0]) not in on_path and node in declared:
+            g, common, onset = off_path
         else:
             fit = fits.of(services)
             cause = evidence.common_cause(services, fit.hops)
+            g, common, onset = fit.weight, cause.factor, cause.onset
+            if fit.unknown:
+                warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
+                                "dependency graph: ranked with a low graph weight")
         if start == at and pct is None and status is not in_progress:  # at once: most of them
-            after_onset = at > cause.onset + skew  # _TimeModel.weight's first case, inlined
-            time_weight = density(0.0 if after_onset else max(cause.onset - at, 0.0) / HOUR,
-                                  kind)
+            # _TimeModel.weight's first case and its density, inlined: the same arithmetic
+            if at > onset + skew:
+                after_onset, time_weight = True, at_lo[kind]
+            else:
+                after_onset = False
+                lag = (onset - at if onset > at else 0.0) / HOUR
+                lag = lo if lag < lo else hi if lag > hi else lag
+                tau = taus[kind]
+                time_weight = head * _exp(-lag / tau) / tau + w / (lag * log_span)
         else:
-            time_weight, after_onset = time_of(c, cause.onset)
-        if fit.unknown:
-            warnings.append(f"{c.id} names {', '.join(fit.unknown)}, not in the "
-                            "dependency graph: ranked with a low graph weight")
-        score = prior[kind] * time_weight * fit.weight * cause.factor
+            time_weight, after_onset = time_of(c, onset)
+        score = prior[kind] * time_weight * g * common
         if learnt_factor:
             score *= learnt_get((kind, source), 1.0)
         if scope is not None:
-            score *= (scope_cache.get(scope) or scope_of(scope))[0]
+            score *= scope_cache[scope][0]
         if not (status is succeeded and pct is None and not destructive and (
-                kind not in _PUSH_KINDS or len(services) < wide and GLOBAL not in services)):
+                kind not in push_kinds or len(services) < wide and GLOBAL not in services)):
             for factor, _ in _risk_factors(c, settings):
                 score *= factor
-        if not after_onset:
+        if after_onset:
+            after.append((True, -score, -at, c.id, c))
+        else:
             live_total += score
-        scored.append((after_onset, -score, -at, c.id, c))
-    scored.sort()
-    live = [item for item in scored if not item[0]]
-    after = [item for item in scored if item[0]]  # by score too: on-path ones first
-    listed = live[: settings.max_listed] + after[: settings.max_listed]
+            add_negative(-score)
+            keep(c)
+    ordered = sorted(negatives)  # floats sort several times faster than tuples
+    after.sort()  # by score too: on-path ones first
+    listed = _best(ordered, negatives, kept, settings.max_listed) + after[: settings.max_listed]
     changes = fetch([item[3] for item in listed])
     no_change = settings.no_change_score * evidence.no_change_factor
     denominator = no_change + live_total
@@ -256,9 +277,31 @@ def rank_candidates(candidates: Iterable[Candidate], fetch: Fetch, graph: Depend
                              learnt.get((c.kind, c.source)))))
     return Ranking(incident=incident, suspects=tuple(suspects),
                    no_change_probability=no_change / denominator,
-                   window=settings.window, warnings=tuple(warnings), candidates=len(scored),
-                   unlisted_probability=sum(-item[1] for item in live[settings.max_listed:])
+                   window=settings.window, warnings=tuple(warnings),
+                   candidates=len(kept) + len(after),
+                   # by falling score, as the listed ones (negated: the same sum, exactly)
+                   unlisted_probability=(0.0 - sum(ordered[settings.max_listed:]))
                    / denominator, no_change_reason=evidence.no_change_text)
+
+
+# (after onset, -score, -at, id, candidate): sorts live first, by score, then closer to the
+# onset, then id; ids are unique, so a candidate is never compared
+_Sorted = tuple[bool, float, float, str, Candidate]
+
+
+def _best(ordered: list[float], negatives: list[float], kept: list[Candidate],
+          n: int) -> list[_Sorted]:
+    """The first ``n`` live candidates in ``_Sorted`` order, as sorting them all would give,
+    from their -scores (``negatives``, and the same ascending in ``ordered``): every candidate
+    scoring at least the n-th score is taken (ties included) and only those are sorted."""
+    if not ordered or n <= 0:
+        return []
+    cut = ordered[min(n, len(ordered)) - 1]
+    # the indices at or above the cut, found in C (compress over a map), not a Python loop
+    chosen = [(False, negatives[i], -kept[i].at, kept[i].id, kept[i])
+              for i in compress(range(len(negatives)), map(cut.__ge__, negatives))]
+    chosen.sort()
+    return chosen[:n]
 
 
 class CandidateFilter:
@@ -342,7 +385,8 @@ class _TimeModel:
         self.tau = {k: settings.kind_time_scale_minutes.get(k, 30.0) / 60.0 for k in ChangeKind}
 
     def density(self, lag_hours: float, kind: ChangeKind) -> float:
-        # called once per candidate: comparisons instead of min/max calls, same arithmetic
+        # comparisons instead of min/max calls; rank_candidates inlines the same arithmetic
+        # (tests/core/test_engine_properties.py holds the two to the reasons' figures)
         lag = self.lo if lag_hours < self.lo else self.hi if lag_hours > self.hi else lag_hours
         tau = self.tau[kind]
         return (self.head * _exp(-lag / tau) / tau + self.w / (lag * self.log_span))

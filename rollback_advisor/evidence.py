@@ -106,8 +106,9 @@ class Evidence:
         self.known = tuple(s for s in symptoms if s.node is not None)
         self.earliest = min([self.target.onset, *(s.onset for s in symptoms)])
         self.scope = incident.scope
-        # scope key -> (factor, words); the engine's loop reads it directly, a hit per candidate
-        self.scope_cache: dict[str | None, tuple[float, str]] = {None: (1.0, "")}
+        # scope key -> (factor, words), filled on first use; the engine's loop subscripts it
+        # directly, a hit per candidate
+        self.scope_cache = _ScopeCache(self._scope)
         self._cause_cache: dict[tuple[str, ...], CommonCause] = {}
         # The common case on a busy day: a change no failing node depends on. One shared
         # answer, found with one set lookup.
@@ -227,14 +228,24 @@ class Evidence:
 
     def scope_of(self, key: str | None) -> tuple[float, str]:
         """The scope factor of a change's stored scope key, and its words ("" when neutral)."""
-        cached = self.scope_cache.get(key)
-        if cached is not None:
-            return cached
-        result = (1.0, "")
+        return self.scope_cache[key]
+
+    def _scope(self, key: str | None) -> tuple[float, str]:
         if self.scope is not None and key is not None:
-            result = scope_factor(json.loads(key), self.scope, self.settings)
-        self.scope_cache[key] = result
-        return result
+            return scope_factor(json.loads(key), self.scope, self.settings)
+        return 1.0, ""
+
+
+class _ScopeCache(dict[str | None, tuple[float, str]]):
+    """A dict that computes what it misses: a hit is a plain subscript (no method call)."""
+
+    def __init__(self, compute: Callable[[str | None], tuple[float, str]]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str | None) -> tuple[float, str]:
+        value = self[key] = self._compute(key)
+        return value
 
 
 def scope_factor(change: Mapping[str, list[str] | tuple[str, ...]], incident: Scope,

@@ -63,10 +63,25 @@ class AdviceReads:
     def _reading(self) -> contextlib.AbstractContextManager[Run]:
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[AdviceReads]:
+        """These reads on one connection, for the span of one answer: an answer makes five or
+        six, and on PostgreSQL each apart is a pool checkout, a BEGIN and a ROLLBACK besides
+        its statement (and the same snapshot for all of them on the way)."""
+        with self._reading() as run:
+            yield _Session(run)
+
     def load_graph(self) -> dict[str, Any] | None:
         with self._reading() as run:
             rows = run("SELECT graphs.document FROM graphs WHERE graphs.id = :id", {"id": 1})
         return json.loads(rows[0][0]) if rows else None
+
+    def graph_stamp(self) -> int | None:
+        """When the stored graph was last saved (None: no graph): a long-lived process reads
+        it per answer to notice a graph another process loaded."""
+        with self._reading() as run:
+            rows = run("SELECT graphs.updated_us FROM graphs WHERE graphs.id = :id", {"id": 1})
+        return int(rows[0][0]) if rows else None
 
     def changes_in_window(self, *, start: datetime, end: datetime,
                           environment: str) -> list[Change]:
@@ -143,6 +158,17 @@ class AdviceReads:
                "ORDER BY verdicts.incident, verdicts.change_key")
         with self._reading() as run:
             return [verdict_of(*row) for row in run(sql, {})]
+
+
+class _Session(AdviceReads):
+    """``AdviceReads.session``: every read through the one ``Run`` it was opened with."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Run]:
+        yield self._run
 
 
 def meta_value(run: Run, key: str) -> int:

@@ -141,6 +141,12 @@ class Store(AdviceReads):
             raise StoreError(f"cannot open {self.shown_url}: driver missing ({exc}); for "
                              "PostgreSQL: pip install 'rollback-advisor[postgres]'") from None
         _ping_when_idle(self.engine)
+        # The advice path's reads on PostgreSQL in autocommit: each answer is spared a BEGIN
+        # and a ROLLBACK round trip, and at read committed a transaction gave its statements
+        # nothing more. SQLite reads open no transaction either way (and setting its isolation
+        # level back on every return costs a PRAGMA).
+        self._reader = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                        if self.dialect == "postgresql" else self.engine)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
@@ -419,7 +425,7 @@ class Store(AdviceReads):
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Run]:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             style = conn.dialect.paramstyle
             yield lambda sql, params: _driver_rows(conn, *driver_sql(sql, style), params)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from ..advisor import Advice, Advisor
@@ -26,7 +25,6 @@ from ..incidents import IncidentDesk
 from ..models import MAX_LENGTHS, Incident, check_text, scope_from_dict
 from ..store import Store
 from ..store.incidents import AdviceEntry, IncidentRecord
-from ..store.schema import graphs
 from ..store.service_tables import HookRecord, ServiceTables
 from ..timeutil import parse_duration, parse_when, utc_now
 from ..verdict_desk import VerdictDesk
@@ -69,8 +67,7 @@ class Services:
 
     def advisor(self) -> Advisor:
         """The advisor, rebuilt when another process stored a new graph (``graph load``)."""
-        with self.store.engine.connect() as conn:
-            stamp = conn.execute(select(graphs.c.updated_us).where(graphs.c.id == 1)).scalar()
+        stamp = self.store.graph_stamp()  # the driver's own SQL: no Core compile per request
         if self._advisor is None or stamp != self._graph_stamp:
             with self._build_lock:
                 if self._advisor is None or stamp != self._graph_stamp:

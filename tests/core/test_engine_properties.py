@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rollback_advisor.engine import CandidateFilter, EngineSettings, candidate_of, rank
+from rollback_advisor.engine import (
+    CandidateFilter,
+    EngineSettings,
+    _best,
+    candidate_of,
+    rank,
+)
 from rollback_advisor.graph import DependencyGraph
 from rollback_advisor.models import ChangeKind, Incident, Symptom
 
@@ -239,3 +245,17 @@ def test_every_score_is_the_product_of_its_reasons(cs, symptoms, scope) -> None:
                                        for n in symptoms))
     for s in rank(cs, GRAPH, incident).suspects:
         assert math.prod(r.weight for r in s.reasons) == pytest.approx(s.score, rel=1e-9)
+
+
+@fast
+@given(st.lists(st.tuples(st.sampled_from([-0.5, -0.25, -0.125, -1e-9, 0.0]),
+                          st.sampled_from([1.0, 2.0, 3.0])), max_size=40),
+       st.integers(0, 45))
+def test_the_listed_are_what_sorting_every_candidate_gives(rows, n) -> None:
+    """The engine sorts the -scores as floats and only the best few as tuples: the first
+    ``n`` must be those a sort of every candidate gives, ties on score broken the same way."""
+    kept = [candidate_of(make_change(id=f"c{i}", minutes_before=m))
+            for i, (_, m) in enumerate(rows)]
+    negatives = [x for x, _ in rows]
+    every = sorted((False, x, -c.at, c.id, c) for x, c in zip(negatives, kept, strict=True))
+    assert _best(sorted(negatives), negatives, kept, n) == every[:n]

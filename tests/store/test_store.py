@@ -283,3 +283,39 @@ def test_the_advisor_reads_the_failing_nodes_history_beyond_the_window(store: St
     ranking = advisor.advise(Incident("web", onset, symptoms=(Symptom("db", onset),))).ranking
     assert {s.change.id for s in ranking.suspects} == {"c1", "c3"}
     assert advisor.advise(Incident("jobs", onset)).ranking.candidates == 0
+
+
+def test_an_answer_reads_through_one_connection(store: Store) -> None:
+    """Every read of one answer (window, history, verdicts, the listed changes, a rollback
+    target) goes through one pooled connection: on PostgreSQL each apart would cost a BEGIN
+    and a ROLLBACK besides its statement."""
+    from sqlalchemy import event
+
+    from rollback_advisor.advisor import Advisor
+    from rollback_advisor.config import Settings
+    from rollback_advisor.models import Incident, Symptom
+
+    store.save_graph({"services": {"web": {"depends_on": ["db"]}, "db": {"type": "datastore"}}})
+    store.add_changes([make(i, service="db" if i % 2 else "web",
+                            **({} if i % 3 else {"version": None})) for i in range(1, 9)])
+    advisor = Advisor(store, Settings())
+    advisor.graph()
+    onset = T0 + timedelta(hours=2)
+    checkouts: list[object] = []
+    event.listen(store.engine, "checkout", lambda *args: checkouts.append(args))
+    advice = advisor.advise(Incident("web", onset, symptoms=(Symptom("db", onset),)))
+    assert len(checkouts) == 1
+    assert [s.change.id for s in advice.ranking.suspects] == [
+        s.change.id for s in Advisor(store, Settings()).advise(
+            Incident("web", onset, symptoms=(Symptom("db", onset),))).ranking.suspects]
+    assert advice.ranking.candidates == 8
+
+
+def test_the_graph_stamp_changes_when_a_graph_is_saved(store: Store) -> None:
+    """What a long-lived process compares to notice a graph another process loaded."""
+    assert store.graph_stamp() is None
+    store.save_graph({"services": {"web": {}}})
+    first = store.graph_stamp()
+    assert isinstance(first, int)
+    store.save_graph({"services": {"web": {}, "db": {}}})
+    assert store.graph_stamp() not in (None, first)
