@@ -67,7 +67,8 @@ class AdviceReads:
     def session(self) -> Iterator[AdviceReads]:
         """These reads on one connection, for the span of one answer: an answer makes five or
         six, and on PostgreSQL each apart is a pool checkout, a BEGIN and a ROLLBACK besides
-        its statement (and the same snapshot for all of them on the way)."""
+        its statement. Not one snapshot: each read sees what is committed when it runs, as
+        before (autocommit on PostgreSQL)."""
         with self._reading() as run:
             yield _Session(run)
 
