@@ -4,8 +4,11 @@ form, one-time sign-in links (DESIGN §8).
 - **The session** is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure over HTTPS or when
   ``server.public_url`` is https), signed with a key derived from the server key
   (``server_key.py``: the configured one, or the embedded store's key file), never a constant.
-  It holds the token's id, not the token: every page request reads the token's row, so a
-  revoked token ends its sessions at once.
+  It holds no token: signing in with an API token mints the session a token row of its own
+  (its secret thrown away: it is no API token) and the cookie holds that row's id and the API
+  token's id. Every page request reads both rows, so signing out (which revokes the session's
+  row) ends that session, even in a copy of the cookie, and revoking the API token ends all of
+  its sessions at once.
 - **CSRF**: a random token per session, in a hidden field of every form and compared with
   ``hmac.compare_digest``; missing is a 400, wrong a 403. The session cookie's SameSite=Lax
   already keeps other sites' POSTs from carrying it; the token covers older browsers and
@@ -47,6 +50,7 @@ _SESSION_PURPOSE = b"rollback-advisor page session"
 _LINK_PURPOSE = b"rollback-advisor one-time sign-in link:"
 LINK_TOKEN_NAME = "one-time sign-in link"
 LINK_SESSION_NAME = "session from a one-time sign-in link"
+SESSION_NAME = "page session of "  # + the API token's name (or token:<id>)
 
 
 class CsrfMissing(AdvisorError):
@@ -114,15 +118,19 @@ class Viewer:
 
 
 def viewer() -> Viewer | None:
-    """The signed-in person, checked against the token's row once per request: a revoked (or
-    deleted) token clears the session."""
+    """The signed-in person, checked against the session's token row and the API token's
+    once per request: either revoked (or deleted) clears the session."""
     if "viewer" in g:
         return g.viewer
     g.viewer = None
-    token_id = session.get("tid")
+    token_id, parent_id = session.get("tid"), session.get("parent")
     if not isinstance(token_id, str):
         return None
-    record = services().tables.get_token(token_id)
+    tables = services().tables
+    record = tables.get_token(token_id)
+    if parent_id is not None:  # signed in with an API token: its row names the person
+        parent = tables.get_token(parent_id) if isinstance(parent_id, str) else None
+        record = parent if record is not None and record.revoked_us is None else None
     if record is None or record.revoked_us is not None:
         session.clear()
         return None
@@ -130,25 +138,32 @@ def viewer() -> Viewer | None:
     return g.viewer
 
 
-def _start(token_id: str, *, link: bool) -> None:
+def _start(token_id: str, *, link: bool, parent: str | None = None) -> None:
+    """A new session on the session token ``token_id`` (revoked on sign-out); ``parent``:
+    the API token signed in with."""
     g.pop("viewer", None)
     session.clear()  # a new session for the signed-in person: no fixation
     session.permanent = True
-    session.update(tid=token_id, csrf=secrets.token_urlsafe(32), link=link)
+    session.update(tid=token_id, csrf=secrets.token_urlsafe(32), link=link, own=True)
+    if parent is not None:
+        session["parent"] = parent
 
 
 def sign_in(token: str) -> None:
-    """Start a session for a live API token (read or admin)."""
+    """Start a session for a live API token (read or admin), on a token row of its own."""
     record = verify_token(token.strip(), "read")
-    _start(record.id, link=False)
+    minted = create_token(tables=services().tables, scope=record.scope,
+                          name=(SESSION_NAME + (record.name or f"token:{record.id}"))[:256])
+    _start(minted["id"], link=False, parent=record.id)
 
 
 def sign_out() -> None:
-    """End the session; a session from a one-time link takes its token with it."""
-    token_id, link = session.get("tid"), session.get("link")
+    """End the session and revoke its own token row, so a copy of the cookie ends too (never
+    the API token signed in with)."""
+    token_id, own = session.get("tid"), session.get("own") or session.get("link")
     g.pop("viewer", None)
     session.clear()
-    if link and isinstance(token_id, str):
+    if own and isinstance(token_id, str):
         with contextlib.suppress(NotFound):  # revoked already
             services().tables.revoke_token(token_id)
 

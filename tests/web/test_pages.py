@@ -146,6 +146,38 @@ def test_sign_out_clears_the_session(demo_app):
     assert client.get("/incidents/1").status_code == 302
 
 
+def test_sign_out_ends_a_copy_of_the_cookie_but_not_the_api_token(demo_app):
+    """The session holds a token row of its own: signing out revokes it, so a copied cookie
+    is refused after, while the API token signed in with keeps working; a second sign-in with
+    the same token is a session of its own."""
+    token = _token(demo_app, "admin", name="ana")
+    client, other = demo_app.test_client(), demo_app.test_client()
+    sign_in(client, token["token"])
+    sign_in(other, token["token"])
+    copy = demo_app.test_client()
+    copy.set_cookie("ra_session", client.get_cookie("ra_session").value)
+    assert copy.get("/incidents/1").status_code == 200
+    assert "ana" in copy.get("/").get_data(as_text=True)  # named by the API token
+    client.post("/signout", data={"csrf": csrf_of(client.get("/").get_data(as_text=True))})
+    r = copy.get("/incidents/1")
+    assert r.status_code == 302 and "/signin" in r.headers["Location"]
+    assert other.get("/incidents/1").status_code == 200  # the other session goes on
+    api = demo_app.test_client().get("/api/v1/incidents",
+                                     headers={"Authorization": f"Bearer {token['token']}"})
+    assert api.status_code == 200
+    with demo_app.app_context():
+        rows = {t.id: t for t in services().tables.list_tokens()}
+    sessions = [t for t in rows.values() if t.name == "page session of ana"]
+    assert len(sessions) == 2 and sum(t.revoked_us is not None for t in sessions) == 1
+    assert rows[token["id"]].revoked_us is None
+    with demo_app.app_context():  # the session's name fits the column (256)
+        long = create_token(tables=services().tables, scope="read", name="n" * 256)
+    assert sign_in(demo_app.test_client(), long["token"]).status_code == 302
+    with demo_app.app_context():
+        names = [t.name or "" for t in services().tables.list_tokens()]
+    assert max(map(len, names)) == 256 and "page session of nnn" in "".join(names)
+
+
 def test_the_slack_text_is_the_pasteable_renderers(demo_app):
     client = demo_app.test_client()
     sign_in(client, _token(demo_app, "read")["token"])
