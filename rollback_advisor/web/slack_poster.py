@@ -15,6 +15,11 @@ it did not choose. Nothing is dropped; a message is marked sent only after Slack
 it. A poster killed between Slack's answer and that mark would send the message again after
 its lease expires: at-least-once there, exactly-once otherwise (the lease is far longer than a
 send's timeout).
+
+A message whose blocks Slack refuses (``invalid_blocks``, ``invalid_blocks_format``, or
+``msg_blocks_too_long``, which Slack answers below its documented limits) would fail the same
+way forever and hold the incident's later messages behind it: it is sent again at once as its
+text alone, which carries the same advice without the buttons.
 """
 
 from __future__ import annotations
@@ -47,15 +52,19 @@ TIMEOUT = 10
 BATCH = 5
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 60.0
+# Slack's answers to blocks it will never take: the message goes again as its text alone
+BLOCKS_REFUSED = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
 
 
 class SendFailed(Exception):
     """Slack did not take the message; ``retry_after``: when it said to come back."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None,
+                 error: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.error = error  # Slack's error code, when it gave one
 
 
 @dataclass(frozen=True)
@@ -141,21 +150,34 @@ class SlackPoster:
         """Send one message: (channel, ts, is the incident's first message)."""
         content = {"text": message.payload["text"], "blocks": message.payload["blocks"]}
         if self.client is None:
-            self._webhook(content)
+            self._text_if_refused(self._webhook, content)
             return None, None, False
         posting = self.outbox.posting(message.incident_id)
         if posting is None:
-            answer = self._call("chat_postMessage", channel=self.server.slack_channel,
-                                **content)
+            answer = self._text_if_refused(lambda c: self._call(
+                "chat_postMessage", channel=self.server.slack_channel, **c), content)
             return answer.get("channel"), answer.get("ts"), message.kind == "advice"
         if message.kind == "verdict":
             verdicts = VerdictStore(self.store).list(message.payload.get("incident"))
-            answer = self._call("chat_update", channel=posting.channel, ts=posting.ts,
-                                **with_verdicts(posting.payload, verdicts))
+            answer = self._text_if_refused(lambda c: self._call(
+                "chat_update", channel=posting.channel, ts=posting.ts, **c),
+                with_verdicts(posting.payload, verdicts))
             return answer.get("channel"), answer.get("ts"), False
-        answer = self._call("chat_postMessage", channel=posting.channel,
-                            thread_ts=posting.ts, **content)
+        answer = self._text_if_refused(lambda c: self._call(
+            "chat_postMessage", channel=posting.channel, thread_ts=posting.ts, **c), content)
         return answer.get("channel"), answer.get("ts"), False
+
+    def _text_if_refused(self, send: Callable[[dict[str, Any]], Any],
+                         content: dict[str, Any]) -> Any:
+        """``send(content)``; when Slack refuses its blocks, ``send`` of its text alone."""
+        try:
+            return send(content)
+        except SendFailed as exc:
+            if exc.error not in BLOCKS_REFUSED:
+                raise
+            log.warning("Slack refused a message's blocks (%s): sending its text alone",
+                        exc.error)
+            return send({"text": content["text"]})
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         assert self.client is not None
@@ -167,7 +189,8 @@ class SlackPoster:
             error = response.data.get("error") if isinstance(response.data, dict) else None
             raise SendFailed(f"Slack answered {response.status_code} to {method}"
                              + (f": {error}" if error else ""),
-                             _seconds(headers.get("retry-after"))) from None
+                             _seconds(headers.get("retry-after")),
+                             error if isinstance(error, str) else None) from None
         except Exception as exc:  # noqa: BLE001 - refused, timed out, not JSON: try later
             raise SendFailed(f"{method} failed: {type(exc).__name__}") from None
 
@@ -179,8 +202,11 @@ class SlackPoster:
         except requests.RequestException as exc:  # the URL is a secret: never in the reason
             raise SendFailed(f"the webhook post failed: {type(exc).__name__}") from None
         if response.status_code >= 300:
-            raise SendFailed(f"Slack answered {response.status_code} to the webhook post",
-                             _seconds(response.headers.get("Retry-After")))
+            # a webhook names its error in a plain-text body (``invalid_blocks``)
+            error = response.text.strip()[:64] if response.status_code == 400 else None
+            raise SendFailed(f"Slack answered {response.status_code} to the webhook post"
+                             + (f": {error}" if error else ""),
+                             _seconds(response.headers.get("Retry-After")), error)
 
 
 def _seconds(value: Any) -> float | None:

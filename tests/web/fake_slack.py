@@ -2,7 +2,9 @@
 
 ``http.server`` in a thread on 127.0.0.1: ``chat.postMessage`` and ``chat.update`` answer
 like Slack (``{"ok": true, "channel", "ts"}``), ``/webhook`` answers ``ok``. ``fail`` queues
-answers to give instead (a 500, a 429 with Retry-After); ``calls`` records what was taken.
+answers to give instead (a 500, a 429 with Retry-After); ``refuse_blocks`` names the error to
+answer any message with blocks (as Slack does: ``ok: false`` on the Web API, a 400 with the
+error as text on a webhook); ``calls`` records what was taken.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class FakeSlack:
         self.attempts = 0
         self.failures: list[tuple[int, dict[str, str]]] = []
         self.delay = 0.0
+        self.refuse_blocks: str | None = None
         self.lock = threading.Lock()
         self._ts = 0
         self.url = ""
@@ -41,6 +44,11 @@ class FakeSlack:
                 return status, headers, (b'{"ok":false,"error":"ratelimited"}' if status == 429
                                          else b"<html>upstream error</html>")
             method = path.rsplit("/", 1)[-1]
+            if self.refuse_blocks and body.get("blocks"):
+                if method == "webhook":
+                    return 400, {"Content-Type": "text/plain"}, self.refuse_blocks.encode()
+                refused = {"ok": False, "error": self.refuse_blocks}
+                return 200, {"Content-Type": "application/json"}, json.dumps(refused).encode()
             self.calls.append((method, body))
             if method == "webhook":
                 return 200, {"Content-Type": "text/plain"}, b"ok"

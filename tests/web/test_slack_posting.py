@@ -272,6 +272,49 @@ def test_connection_refused_keeps_the_message(app: Flask, slack: FakeSlack) -> N
     assert slack.methods() == ["chat.postMessage"]
 
 
+@pytest.mark.parametrize("error", ["invalid_blocks", "msg_blocks_too_long"])
+def test_blocks_slack_refuses_go_again_as_text_and_the_queue_moves_on(
+        app: Flask, slack: FakeSlack, error: str) -> None:
+    """Blocks Slack will never take would fail forever and hold the incident's later
+    messages: each message is sent again at once as its text alone (a post, a reply, the
+    verdict update); an outage is still retried, never turned into text."""
+    h, incident_id = open_incident(app)
+    slack.refuse_blocks = error
+    add_symptom(app, h)
+    give_verdict(app, incident_id, "d-payment-142", VerdictKind.CULPRIT)
+    assert poster(app).drain() == Drained(sent=3)
+    assert slack.methods() == ["chat.postMessage", "chat.postMessage", "chat.update"]
+    first, reply, update = (body for _, body in slack.calls)
+    assert all("blocks" not in body for body in (first, reply, update))
+    assert first["text"] and reply["thread_ts"] == outbox(app).posting(incident_id).ts
+    assert "`d-payment-142` is the culprit (alice)" in update["text"]
+    assert outbox(app).depth() == 0
+    slack.refuse_blocks = None
+    slack.fail(500)
+    give_verdict(app, incident_id, "d-payment-142", VerdictKind.NOT_CULPRIT, by="bo")
+    assert poster(app).drain().failed == 1 and len(slack.calls) == 3
+
+
+def test_a_webhook_refusing_blocks_gets_the_text(tmp_path: Path, slack: FakeSlack) -> None:
+    from rollback_advisor.models import change_from_dict
+    from rollback_advisor.web import create_app
+
+    from .conftest import CHANGES, GRAPH
+
+    app = create_app(make_settings(tmp_path, slack_webhook_url=slack.url + "/webhook"))
+    with app.app_context():
+        services().store.save_graph(GRAPH)
+        services().store.add_changes(change_from_dict(c) for c in CHANGES)
+    try:
+        open_incident(app)
+        slack.refuse_blocks = "invalid_blocks"
+        assert poster(app).drain().sent == 1
+        ((method, body),) = slack.calls
+        assert method == "webhook" and "blocks" not in body and "ROLL BACK" in body["text"]
+    finally:
+        app.extensions["rollback_advisor"].store.close()
+
+
 def test_delivery_answers_2xx_when_slack_is_down_or_the_outbox_fails(
         app: Flask, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     slack.fail(500)
