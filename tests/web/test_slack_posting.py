@@ -295,16 +295,23 @@ def test_blocks_slack_refuses_go_again_as_text_and_the_queue_moves_on(
     assert poster(app).drain().failed == 1 and len(slack.calls) == 3
 
 
-def test_a_webhook_refusing_blocks_gets_the_text(tmp_path: Path, slack: FakeSlack) -> None:
+def webhook_app(tmp_path: Path, slack: FakeSlack, database_url: str | None = None) -> Flask:
+    """The service posting through an incoming webhook only, with the test graph and changes."""
     from rollback_advisor.models import change_from_dict
     from rollback_advisor.web import create_app
 
     from .conftest import CHANGES, GRAPH
 
-    app = create_app(make_settings(tmp_path, slack_webhook_url=slack.url + "/webhook"))
+    settings = make_settings(tmp_path, slack_webhook_url=slack.url + "/webhook")
+    app = create_app(replace(settings, database_url=database_url or settings.database_url))
     with app.app_context():
         services().store.save_graph(GRAPH)
         services().store.add_changes(change_from_dict(c) for c in CHANGES)
+    return app
+
+
+def test_a_webhook_refusing_blocks_gets_the_text(tmp_path: Path, slack: FakeSlack) -> None:
+    app = webhook_app(tmp_path, slack)
     try:
         open_incident(app)
         slack.refuse_blocks = "invalid_blocks"
@@ -332,17 +339,7 @@ def test_delivery_answers_2xx_when_slack_is_down_or_the_outbox_fails(
 
 def test_webhook_only_posts_one_message_per_update(tmp_path: Path, backend: str,
                                                    slack: FakeSlack) -> None:
-    from rollback_advisor.models import change_from_dict
-    from rollback_advisor.web import create_app
-
-    from .conftest import CHANGES, GRAPH
-
-    settings = replace(make_settings(tmp_path, slack_webhook_url=slack.url + "/webhook"),
-                       database_url=backend)
-    app = create_app(settings)
-    with app.app_context():
-        services().store.save_graph(GRAPH)
-        services().store.add_changes(change_from_dict(c) for c in CHANGES)
+    app = webhook_app(tmp_path, slack, backend)
     try:
         h, incident_id = open_incident(app)
         add_symptom(app, h)
