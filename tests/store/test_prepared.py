@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from rollback_advisor.errors import InvalidInput
@@ -242,3 +244,56 @@ def test_a_worker_process_answers_what_the_serial_reader_does() -> None:
     reasons = {n: r for n, r in serial if isinstance(r, str)}
     assert sorted(reasons) == [BLOCK, BLOCK + 4, len(lines)]
     assert reasons[BLOCK].startswith("kind:") and reasons[BLOCK + 4].startswith("not JSON:")
+
+
+_BASE: dict[str, Any] = {
+    "id": "e1", "kind": "migration", "service": "svc", "at": "2026-11-20T14:00:00Z",
+    "version": "v1", "previous_version": "v0", "summary": "ship", "author": "a", "url": "u",
+    "source": "s", "started_at": "2026-11-20T13:50:00+01:00", "status": "succeeded",
+    "environment": "production", "scope": {"region": ["us-east-1"]},
+    "details": {"rollout_percentage": 50, "sql": "ALTER TABLE t DROP COLUMN c"},
+    "reversible": True}
+_ODD: list[Any] = [
+    None, True, False, 0, -1, 1.5, 1e308, 2**64, "", " ", "x" * 600, "deploy", "failed",
+    "in_progress", "2026-11-20T14:00:00", "2026-11-20T14:00:00+14:00", "2026-02-30T00:00:00Z",
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "*", [], ["a"], ["*"], ["a", "a"], [""],
+    [1], {}, {"region": []}, {"region": ["b", "a"]}, {"region": "a"}, {"": ["a"]},
+    {"rollout_percentage": 101}, {"rollout_percentage": "7"}, {"rollout_percentage": 12.5},
+    {"rollout_percentage": True}, {"sql": "DROP TABLE x"}, "é",
+    "\u2028", "🚀", "DROP TABLE users"]
+
+
+def _agree(event: dict[str, Any]) -> bool:
+    """Whether the fast path answered for ``event``; when it did, the validator accepts the
+    same line and builds the same row."""
+    line = json.dumps(event, ensure_ascii=False).encode()
+    fast = prepare_line(line)
+    if fast is None:
+        return False
+    slow = prepare_change(change_from_dict(json.loads(line)))
+    assert (fast.row, fast.services) == (slow.row, slow.services), line
+    return True
+
+
+def test_the_fast_path_agrees_with_the_validator_on_every_single_odd_field() -> None:
+    """Each field of a full event given each odd value (or removed), one at a time."""
+    answered = 0
+    for key in [*_BASE, "services", "extra"]:
+        answered += _agree({k: v for k, v in _BASE.items() if k != key})
+        for value in _ODD:
+            answered += _agree({**_BASE, key: value})
+    assert answered > 100  # the fast path is exercised, not bypassed
+
+
+@given(st.lists(st.tuples(st.sampled_from([*_BASE, "services", "extra"]),
+                          st.sampled_from(range(len(_ODD) + 1))), max_size=3))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_agrees_with_the_validator_on_odd_events(edits: list[Any]) -> None:
+    """Up to three fields at once given odd values (or removed)."""
+    event = dict(_BASE)
+    for key, which in edits:
+        if which == len(_ODD):
+            event.pop(key, None)
+        else:
+            event[key] = _ODD[which]
+    _agree(event)
