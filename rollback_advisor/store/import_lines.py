@@ -61,7 +61,8 @@ def read_lines(lines: Iterable[bytes], *, parallel: bool,
                progress: Callable[[int], None] = lambda _: None) -> Iterator[Answer]:
     """The answers of ``lines`` (numbered from 1) in order; ``parallel``: prepared in a
     worker process, a few blocks ahead. ``progress`` gets the bytes of each line read."""
-    if not parallel:
+    if not parallel or "fork" not in multiprocessing.get_all_start_methods():
+        # serial where a worker cannot be forked (Windows): the same answers, one core
         for number, line in enumerate(lines, start=1):
             progress(len(line))
             found = answer(number, line)

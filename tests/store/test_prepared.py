@@ -246,6 +246,20 @@ def test_a_worker_process_answers_what_the_serial_reader_does() -> None:
     assert reasons[BLOCK].startswith("kind:") and reasons[BLOCK + 4].startswith("not JSON:")
 
 
+
+def test_without_fork_a_large_file_is_read_serially(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no worker can be forked (Windows) the reader answers serially, the same."""
+    import multiprocessing
+
+    from rollback_advisor.store import import_lines
+
+    lines = lines_of(events(300, seed=6))
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(import_lines, "ProcessPoolExecutor", None)  # never started
+    got = list(read_lines(lines, parallel=True))
+    assert [(n, p.row) for n, p in got] == [
+        (n, p.row) for n, p in read_lines(lines, parallel=False)]  # type: ignore[union-attr]
+
 _BASE: dict[str, Any] = {
     "id": "e1", "kind": "migration", "service": "svc", "at": "2026-11-20T14:00:00Z",
     "version": "v1", "previous_version": "v0", "summary": "ship", "author": "a", "url": "u",
