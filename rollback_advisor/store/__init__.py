@@ -260,12 +260,11 @@ class Store(AdviceReads):
         inserted_total = duplicates = longest = written = analyzed = 0
         columns = (*prepared.COLUMNS, *prepared.WRITER_COLUMNS)
         for chunk in _chunks(items, CHUNK):
-            # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, at_us 3, start_us 4
-            rows = {p.row[0]: p for p in chunk}  # last one wins within a chunk
+            rows = {p.id: p for p in chunk}  # last one wins within a chunk
             now = _now_us()
             tail = (now, owner)
             values = [p.row + tail for p in rows.values()]
-            longest = max(longest, max(p.row[3] - p.row[4] for p in rows.values()))
+            longest = max(longest, max(p.at_us - p.start_us for p in rows.values()))
             if len(values) >= bulk.MIN_ROWS:
                 inserted = bulk.insert_change_values(conn, columns, values)
             else:
@@ -273,13 +272,13 @@ class Store(AdviceReads):
                                                    for v in values])
             written += len(inserted)
             analyzed = bulk.keep_statistics(conn, written, analyzed)
-            kinds = {i: p.row[1] for i, p in rows.items()}
+            kinds = {i: p.kind for i, p in rows.items()}
             for c in self._reclassified(conn, list(rows.values()), inserted):
                 # as _write: a redeploy inserted as a deploy is rewritten
                 self._rewrite(conn, c, now, owner, services=False)
                 kinds[c.id] = c.kind.value
-            services = [(i, s, kinds[i], row[2], row[3]) for i in inserted
-                        for row, many in [(rows[i].row, rows[i].services)] for s in many]
+            services = [(i, s, kinds[i], p.environment, p.at_us) for i in inserted
+                        for p in [rows[i]] for s in p.services]
             if len(services) >= bulk.MIN_ROWS:
                 bulk.insert_service_values(conn, _SERVICE_COLUMNS, services)
             elif services:
@@ -298,10 +297,9 @@ class Store(AdviceReads):
         first test on the prepared fields, for the inserted deploys only (one query, none for
         a file already imported); only when one of their versions was live on its service
         before are the chunk's ``Change``s built and classified in full."""
-        # rows by index (prepared.COLUMNS): id 0, kind 1, environment 2, status 5, version 9
-        eligible = [(p.row[0], (p.services[0], p.row[2], p.row[9])) for p in items
-                    if p.row[1] == _DEPLOY and p.row[9] is not None and len(p.services) == 1
-                    and p.services[0] != GLOBAL and p.row[0] in inserted]
+        eligible = [(p.id, (p.services[0], p.environment, p.version)) for p in items
+                    if p.kind == _DEPLOY and p.version is not None and len(p.services) == 1
+                    and p.services[0] != GLOBAL and p.id in inserted]
         if not eligible:
             return []
         live: dict[tuple[str, str, str | None], set[str]] = {}
@@ -309,10 +307,9 @@ class Store(AdviceReads):
                 conn, sorted({key[2] for _, key in eligible if key[2] is not None})):
             live.setdefault((service, environment, version), set()).add(change_id)
         for p in items:
-            row = p.row
-            if (row[5] == _SUCCEEDED_VALUE and len(p.services) == 1
-                    and row[1] in (_DEPLOY, _ROLLBACK)):
-                live.setdefault((p.services[0], row[2], row[9]), set()).add(row[0])
+            if (p.status == _SUCCEEDED_VALUE and len(p.services) == 1
+                    and p.kind in (_DEPLOY, _ROLLBACK)):
+                live.setdefault((p.services[0], p.environment, p.version), set()).add(p.id)
         if not any(live.get(key, set()) - {change_id} for change_id, key in eligible):
             return []
         given = [p.change() for p in items]
