@@ -61,7 +61,6 @@ from ..store_reads import (
     to_us,
 )
 from . import bulk, prepared
-from .columns import candidate_columns
 from .prepared import Prepared
 from .schema import change_services, changes, graphs, store_meta, sync_cursors
 from .write_lock import write_lock
@@ -394,7 +393,7 @@ class Store(AdviceReads):
                            "update it (give this event an id of its own)",
                            change_id=first.id)
         mine = [c for c in items if c not in foreign]
-        changed = [c for c in mine if current[c.id].doc != _doc(c)
+        changed = [c for c in mine if current[c.id].doc != prepared.change_doc(c)
                    and supersedes(_STATUSES[current[c.id].status], current[c.id].at_us, c)]
         for c in changed:
             self._rewrite(conn, c, now, owner)
@@ -581,22 +580,13 @@ def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
         yield chunk
 
 
-# json.dumps with these options builds an encoder per call: one, kept, encodes every document
-_DOC_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _doc(change: Change) -> str:
-    return _DOC_ENCODER.encode(change.to_dict())
 
 
 def _row(change: Change, now: int, owner: str, checked: bool = False) -> dict[str, Any]:
     if not checked:  # built by a connector without change_from_dict: same limits
         check_change(change)
-    return {"id": change.id, "kind": change.kind.value, "environment": change.environment,
-            "at_us": _us(change.at), "start_us": _us(change.effective_start),
-            "status": change.status.value, "is_global": change.is_global,
-            "source": change.source, "doc": _doc(change), "ingested_us": now,
-            "owner": owner, "version": change.version, **candidate_columns(change)}
+    return dict(zip(prepared.COLUMNS, prepared.prepare_change(change).row, strict=True),
+                ingested_us=now, owner=owner)
 
 
 def supersedes(status: ChangeStatus, at_us: int, update: Change) -> bool:

@@ -102,11 +102,16 @@ def prepare(line: bytes) -> Prepared:
     return fast if fast is not None else prepare_change(change_from_dict(json.loads(line)))
 
 
+def change_doc(change: Change) -> str:
+    """The stored document of a change: one spelling, so equal changes store equal text."""
+    return _DOC_ENCODER.encode(change.to_dict())
+
+
 def prepare_change(change: Change) -> Prepared:
-    """A ``Change`` validated by ``change_from_dict`` as a prepared row, as ``Store._row``
-    builds it."""
+    """A validated ``Change`` as its stored row: the one definition of that row (``Store``
+    writes every change through it)."""
     at_us, start_us = to_us(change.at), to_us(change.effective_start)
-    doc = _DOC_ENCODER.encode(change.to_dict())
+    doc = change_doc(change)
     cand = candidate_columns(change)
     row = (change.id, change.kind.value, change.environment, at_us, start_us,
            change.status.value, change.is_global, change.source, doc, change.version,
@@ -143,6 +148,7 @@ _DECODE_ANY = msgspec.json.Decoder().decode
 # checked), sorted keys and compact separators, but numbers in its own exponent form: only
 # documents without details (the one place a number can be) are encoded by it.
 _FAST_ENCODE = msgspec.json.Encoder(order="sorted").encode
+# json.dumps with these options builds an encoder per call: one, kept, encodes every document
 _DOC_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _KINDS = frozenset(k.value for k in ChangeKind)
 _STATUSES = frozenset(s.value for s in ChangeStatus)
@@ -269,4 +275,5 @@ def _details(raw: msgspec.Raw) -> dict[str, Any]:
     return value  # type: ignore[return-value]
 
 
-__all__ = ["COLUMNS", "WRITER_COLUMNS", "Prepared", "prepare", "prepare_change", "prepare_line"]
+__all__ = ["COLUMNS", "WRITER_COLUMNS", "Prepared", "change_doc", "prepare", "prepare_change",
+           "prepare_line"]
