@@ -115,6 +115,9 @@ api_tokens = Table(
     Column("name", String(256)),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger),
+    # api (tokens create), session (a page session's own row) or link (a one-time sign-in
+    # link): what `tokens list` shows by default (migration 0013)
+    Column("kind", String(16), nullable=False, server_default="api"),
 )
 
 deliveries = Table(

@@ -68,6 +68,12 @@ class HookRecord:
                 "revoked": not self.active}
 
 
+# What a token row is: made by `tokens create` or the API (api), a page session's own row
+# (session) or a one-time sign-in link (link). Recorded when minted (migration 0013), so
+# `tokens list` can show the API tokens alone without reading anything into names.
+TOKEN_KINDS = ("api", "session", "link")
+
+
 @dataclass(frozen=True)
 class TokenRecord:
     id: str
@@ -76,6 +82,7 @@ class TokenRecord:
     name: str | None
     created_us: int
     revoked_us: int | None = None
+    kind: str = "api"  # one of TOKEN_KINDS
 
 
 class StaleHook(Exception):
@@ -147,6 +154,11 @@ def _hook(row: Any) -> HookRecord:
                       json.loads(row.labels) if row.labels else {}, row.vendor_secret)
 
 
+def _token(row: Any) -> TokenRecord:
+    return TokenRecord(row.id, row.token_hash, row.scope, row.name, row.created_us,
+                       row.revoked_us, row.kind)
+
+
 class ServiceTables:
     """Hooks, tokens and deliveries in the store's database."""
 
@@ -211,27 +223,26 @@ class ServiceTables:
     # -- tokens -----------------------------------------------------------------------------
 
     def add_token(self, *, token_id: str, token_hash: str, scope: str,
-                  name: str | None = None) -> TokenRecord:
-        record = TokenRecord(token_id, token_hash, scope, name, _now_us())
+                  name: str | None = None, kind: str = "api") -> TokenRecord:
+        if kind not in TOKEN_KINDS:
+            raise InvalidInput("kind", kind, "one of " + ", ".join(TOKEN_KINDS))
+        record = TokenRecord(token_id, token_hash, scope, name, _now_us(), kind=kind)
         with self._begin() as conn:
             conn.execute(api_tokens.insert().values(
                 id=token_id, token_hash=token_hash, scope=scope, name=name,
-                created_us=record.created_us))
+                created_us=record.created_us, kind=kind))
         return record
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
-        if row is None:
-            return None
-        return TokenRecord(row.id, row.token_hash, row.scope, row.name, row.created_us,
-                           row.revoked_us)
+        return _token(row) if row is not None else None
 
     def list_tokens(self) -> list[TokenRecord]:
+        """Every token row, oldest first: API tokens, page sessions and sign-in links."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(api_tokens).order_by(api_tokens.c.created_us)).all()
-        return [TokenRecord(r.id, r.token_hash, r.scope, r.name, r.created_us, r.revoked_us)
-                for r in rows]
+        return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> None:
         with self._begin() as conn:

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..errors import AdvisorError, InvalidInput
 from ..incident_input import scope_from_texts
 from ..models import change_from_dict, dumps, scope_to_dict
-from ..store.service_tables import ServiceTables
+from ..store.service_tables import ServiceTables, TokenRecord
 from .credentials import SCOPES, create_token, register_hook
 from .server_key import require_server_key, with_server_key
 
@@ -232,17 +232,42 @@ def tokens_create(scope: str, name: str | None, fmt: str) -> None:
 
 
 @tokens.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list page sessions and one-time "
+              "sign-in links (one row per sign-in), with each row's kind.")
 @click.option("--format", "fmt", type=TEXT_JSON, default="text", show_default=True)
-def tokens_list(fmt: str) -> None:
-    """List token ids and scopes (never the tokens)."""
-    rows = [{"id": t.id, "scope": t.scope, "name": t.name, "revoked": t.revoked_us is not None}
-            for t in _tables().list_tokens()]
+def tokens_list(show_all: bool, fmt: str) -> None:
+    """List API token ids and scopes (never the tokens); --all adds page sessions."""
+    every = _tables().list_tokens()
+    shown = every if show_all else [t for t in every if t.kind == "api"]
+    rows = [{"id": t.id, "scope": t.scope, "name": t.name, "revoked": t.revoked_us is not None,
+             "kind": t.kind} for t in shown]
     if fmt == "json":
         click.echo(dumps(rows))
         return
     for r in rows:
-        click.echo(f"{r['id']}  {r['scope']:<5}  {r['name'] or ''}"
+        kind = f"{r['kind']:<7}  " if show_all else ""
+        click.echo(f"{r['id']}  {r['scope']:<5}  {kind}{r['name'] or ''}"
                    + ("  (revoked)" if r["revoked"] else ""))
+    if not show_all and (hidden := _not_listed(every)):
+        click.echo(hidden)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _not_listed(rows: list[TokenRecord]) -> str | None:
+    """The line saying which rows ``tokens list`` left out without --all, or None for none:
+    every sign-in mints a session row, so they outnumber the API tokens within days."""
+    sessions = [t for t in rows if t.kind == "session"]
+    links = sum(t.kind == "link" for t in rows)
+    parts = []
+    if sessions:
+        live = sum(t.revoked_us is None for t in sessions)
+        parts.append(f"{_plural(len(sessions), 'page session')} ({live} not revoked)")
+    if links:
+        parts.append(_plural(links, "sign-in link"))
+    return f"+ {' and '.join(parts)}: --all lists them" if parts else None
 
 
 @tokens.command("revoke")

@@ -133,10 +133,14 @@ def register_hook(*, tables: Any, server_key: str | None, base_url: str, name: s
             "labels": dict(record.labels)}
 
 
-def create_token(*, tables: Any, scope: str, name: str | None = None) -> dict[str, Any]:
-    """Mint and store a token; return ``{"token", "id", "scope"}`` (the token shown once)."""
+def create_token(*, tables: Any, scope: str, name: str | None = None,
+                 kind: str = "api") -> dict[str, Any]:
+    """Mint and store a token; return ``{"token", "id", "scope"}`` (the token shown once).
+    ``kind`` says what the row is (``api``; the pages mint ``session`` and ``link`` rows), so
+    ``tokens list`` can show the API tokens alone."""
     if scope not in SCOPES:
         raise InvalidInput("scope", scope, "read or admin")
     new = mint_token()
-    tables.add_token(token_id=new.id, token_hash=new.token_hash, scope=scope, name=name)
+    tables.add_token(token_id=new.id, token_hash=new.token_hash, scope=scope, name=name,
+                     kind=kind)
     return {"token": new.token, "id": new.id, "scope": scope}

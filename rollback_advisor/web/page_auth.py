@@ -5,21 +5,21 @@ form, one-time sign-in links (DESIGN §8).
   ``server.public_url`` is https), signed with a key derived from the server key
   (``server_key.py``: the configured one, or the embedded store's key file), never a constant.
   It holds no token: signing in with an API token mints the session a token row of its own
-  (its secret thrown away: it is no API token) and the cookie holds that row's id and the API
-  token's id. Every page request reads both rows, so signing out (which revokes the session's
-  row) ends that session, even in a copy of the cookie, and revoking the API token ends all of
-  its sessions at once.
+  (kind ``session``, its secret thrown away: it is no API token) and the cookie holds that
+  row's id and the API token's id. Every page request reads both rows, so signing out (which
+  revokes the session's row) ends that session, even in a copy of the cookie, and revoking
+  the API token ends all of its sessions at once.
 - **CSRF**: a random token per session, in a hidden field of every form and compared with
   ``hmac.compare_digest``; missing is a 400, wrong a 403. The session cookie's SameSite=Lax
   already keeps other sites' POSTs from carrying it; the token covers older browsers and
   same-site attackers.
 - **One-time links** (``demo --serve``): ``/signin/once/<id>.<signature>``, the id that of a
-  token row minted for the link (its secret thrown away: it is no API token), the signature an
-  HMAC of the id with the server key. Exchanging it revokes that row (a conditional UPDATE:
-  of two racing exchanges one wins) and mints the session its own token, which signing out
-  revokes. Opening the link (GET) only shows a sign-in button; the button's POST (with its
-  CSRF token) spends it, so link previews and prefetching cannot. An unused link expires after
-  LINK_LIFETIME.
+  token row minted for the link (kind ``link``, its secret thrown away: it is no API token),
+  the signature an HMAC of the id with the server key. Exchanging it revokes that row (a
+  conditional UPDATE: of two racing exchanges one wins) and mints the session its own token
+  (kind ``session``), which signing out revokes. Opening the link (GET) only shows a sign-in
+  button; the button's POST (with its CSRF token) spends it, so link previews and prefetching
+  cannot. An unused link expires after LINK_LIFETIME.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ def sign_in(token: str) -> None:
     """Start a session for a live API token (read or admin), on a token row of its own."""
     record = verify_token(token.strip(), "read")
     minted = create_token(tables=services().tables, scope=record.scope,
-                          name=(SESSION_NAME + (record.name or f"token:{record.id}"))[:256])
+                          name=(SESSION_NAME + (record.name or f"token:{record.id}"))[:256],
+                          kind="session")
     _start(minted["id"], link=False, parent=record.id)
 
 
@@ -191,7 +192,7 @@ def check_csrf(form: Any) -> None:
 
 def signin_link(svc: Services, base_url: str, scope: str = "admin") -> str:
     """A one-time sign-in URL: the first request to it starts a session, then it is dead."""
-    minted = create_token(tables=svc.tables, scope=scope, name=LINK_TOKEN_NAME)
+    minted = create_token(tables=svc.tables, scope=scope, name=LINK_TOKEN_NAME, kind="link")
     code = f"{minted['id']}.{_derive(svc.server_key(), _LINK_PURPOSE + minted['id'].encode())}"
     return f"{base_url.rstrip('/')}/signin/once/{code}"
 
@@ -212,7 +213,8 @@ def exchange_link(code: str) -> None:
         svc.tables.revoke_token(record.id)  # once: of two racing exchanges, one wins
     except NotFound:
         raise _used() from None
-    minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME)
+    minted = create_token(tables=svc.tables, scope=record.scope, name=LINK_SESSION_NAME,
+                          kind="session")
     _start(minted["id"], link=True)
 
 

@@ -64,6 +64,92 @@ def test_tokens_create_list_revoke(runner):
     assert "(revoked)" in invoke(runner, "tokens", "list").output
 
 
+def _tokens_list(runner, *args):
+    r = invoke(runner, "tokens", "list", *args)
+    assert r.exit_code == 0, r.output
+    return r.output.splitlines()
+
+
+def test_tokens_list_shows_api_tokens_and_counts_page_sessions_and_links(runner, store_url,
+                                                                         monkeypatch):
+    """Every sign-in mints a session row: `tokens list` shows the API tokens alone and one
+    line counting what it left out, `--all` every row with its kind; `tokens revoke` still
+    ends one session by its id."""
+    from rollback_advisor.config import load_settings
+    from rollback_advisor.web import create_app
+    from rollback_advisor.web.page_auth import signin_link
+    from rollback_advisor.web.services import services
+
+    from .demo_incident import csrf_of, sign_in
+
+    monkeypatch.setenv("ROLLBACK_ADVISOR_DATABASE_URL", store_url)
+    ana = json.loads(invoke(runner, "tokens", "create", "--scope", "admin", "--name", "ana",
+                            "--format", "json").output)
+    ci = json.loads(invoke(runner, "tokens", "create", "--scope", "read", "--name", "ci",
+                           "--format", "json").output)
+    assert _tokens_list(runner) == [f"{ana['id']}  admin  ana", f"{ci['id']}  read   ci"]
+    app = create_app(load_settings())
+    try:
+        first, second = app.test_client(), app.test_client()
+        for client in (first, second):
+            assert sign_in(client, ana["token"]).status_code == 302
+        first.post("/signout", data={"csrf": csrf_of(first.get("/").get_data(as_text=True))})
+        with app.test_request_context():
+            used, unused = (signin_link(services(), "http://localhost") for _ in range(2))
+        linked = app.test_client()
+        path = used.removeprefix("http://localhost")
+        csrf = csrf_of(linked.get(path).get_data(as_text=True))
+        assert linked.post(path, data={"csrf": csrf}).status_code == 302
+        assert linked.get("/").status_code == 200 and unused
+    finally:
+        app.extensions["rollback_advisor"].store.close()
+
+    assert _tokens_list(runner) == [
+        f"{ana['id']}  admin  ana", f"{ci['id']}  read   ci",
+        "+ 3 page sessions (2 not revoked) and 2 sign-in links: --all lists them"]
+    every = _tokens_list(runner, "--all")
+    assert every[:2] == [f"{ana['id']}  admin  api      ana", f"{ci['id']}  read   api      ci"]
+    kinds = sorted(line.split()[2] for line in every)
+    assert kinds == ["api", "api", "link", "link", "session", "session", "session"]
+    assert sum("page session of ana" in line for line in every) == 2
+    assert not any(line.startswith("+") for line in every)
+
+    rows = json.loads(invoke(runner, "tokens", "list", "--format", "json").output)
+    assert [(r["id"], r["kind"]) for r in rows] == [(ana["id"], "api"), (ci["id"], "api")]
+    assert set(rows[0]) == {"id", "scope", "name", "revoked", "kind"}
+    rows = json.loads(invoke(runner, "tokens", "list", "--all", "--format", "json").output)
+    assert sorted(r["kind"] for r in rows) == kinds
+    live = [r for r in rows if r["kind"] == "session" and not r["revoked"]]
+    assert invoke(runner, "tokens", "revoke", live[0]["id"]).exit_code == 0
+    assert _tokens_list(runner)[-1] == ("+ 3 page sessions (1 not revoked) and 2 sign-in "
+                                        "links: --all lists them")
+
+
+@pytest.mark.parametrize("sessions, revoked, links, line", [
+    (1, 0, 0, "+ 1 page session (1 not revoked): --all lists them"),
+    (0, 0, 1, "+ 1 sign-in link: --all lists them"),
+    (2, 2, 3, "+ 2 page sessions (0 not revoked) and 3 sign-in links: --all lists them"),
+])
+def test_the_line_counting_sessions_and_links(runner, tmp_path, sessions, revoked, links,
+                                              line):
+    """The plurals, and each part only when there is something to count."""
+    from rollback_advisor.store import open_store
+    from rollback_advisor.store.service_tables import ServiceTables
+
+    api = json.loads(invoke(runner, "tokens", "create", "--scope", "read", "--format",
+                            "json").output)
+    store = open_store(f"sqlite:///{tmp_path / 'web.db'}")
+    tables = ServiceTables(store)
+    for i in range(sessions + links):
+        kind = "session" if i < sessions else "link"
+        tables.add_token(token_id=f"{kind[0]}{i:011d}", token_hash="0" * 64, scope="read",
+                         name=f"row {i}", kind=kind)
+        if i < revoked:
+            tables.revoke_token(f"{kind[0]}{i:011d}")
+    store.close()
+    assert _tokens_list(runner) == [f"{api['id']}  read   ", line]
+
+
 def test_notify_posts_a_signed_event_once(runner, tmp_path, monkeypatch):
     from rollback_advisor.config import load_settings
     from rollback_advisor.web import create_app

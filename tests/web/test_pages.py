@@ -170,6 +170,9 @@ def test_sign_out_ends_a_copy_of_the_cookie_but_not_the_api_token(demo_app):
     sessions = [t for t in rows.values() if t.name == "page session of ana"]
     assert len(sessions) == 2 and sum(t.revoked_us is not None for t in sessions) == 1
     assert rows[token["id"]].revoked_us is None
+    # recorded as what they are, so `tokens list` shows the API token alone
+    assert {t.id: t.kind for t in rows.values()} == {
+        token["id"]: "api", sessions[0].id: "session", sessions[1].id: "session"}
     with demo_app.app_context():  # the session's name fits the column (256)
         long = create_token(tables=services().tables, scope="read", name="n" * 256)
     assert sign_in(demo_app.test_client(), long["token"]).status_code == 302
@@ -287,8 +290,10 @@ def test_a_one_time_link_signs_in_once(demo_app):
     csrf = csrf_of(client.get("/").get_data(as_text=True))
     client.post("/signout", data={"csrf": csrf})
     with demo_app.app_context():
-        live = [t for t in services().tables.list_tokens() if t.revoked_us is None]
-    assert live == []
+        rows = services().tables.list_tokens()
+    assert [t for t in rows if t.revoked_us is None] == []
+    assert [(t.name, t.kind) for t in rows] == [
+        ("one-time sign-in link", "link"), ("session from a one-time sign-in link", "session")]
 
 
 def test_an_api_token_in_a_link_does_not_sign_in(demo_app):
