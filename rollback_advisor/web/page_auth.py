@@ -226,7 +226,7 @@ def _live_link(code: str) -> TokenRecord:
     if not hmac.compare_digest(signature, expected):
         raise Unauthorized("this sign-in link is not valid")
     record = svc.tables.get_token(token_id)
-    if record is None or record.name != LINK_TOKEN_NAME or record.revoked_us is not None:
+    if record is None or record.kind != "link" or record.revoked_us is not None:
         raise _used()
     if time.time() - record.created_us / 1e6 > LINK_LIFETIME.total_seconds():
         raise Unauthorized("this sign-in link has expired (a link lasts "

@@ -300,6 +300,17 @@ def test_an_api_token_in_a_link_does_not_sign_in(demo_app):
     token = _token(demo_app, "admin")
     r = demo_app.test_client().get(f"/signin/once/{token['id']}.{'0' * 64}")
     assert r.status_code == 401
+    # nor one signed with the server key: the row is an API token, not a link (its kind)
+    from rollback_advisor.web import page_auth
+
+    with demo_app.test_request_context():
+        signature = page_auth._derive(services().server_key(),
+                                      page_auth._LINK_PURPOSE + token["id"].encode())
+    client = demo_app.test_client()
+    path = f"/signin/once/{token['id']}.{signature}"
+    assert client.get(path).status_code == 401
+    csrf = csrf_of(client.get("/signin").get_data(as_text=True))
+    assert client.post(path, data={"csrf": csrf}).status_code == 401
     with demo_app.app_context():
         assert services().tables.get_token(token["id"]).revoked_us is None
 
