@@ -18,15 +18,13 @@ from .errors import InvalidInput
 from .models import (
     Change,
     Decision,
-    Incident,
     Ranking,
     Reason,
     Recommendation,
     StackedChange,
     Suspect,
     change_from_dict,
-    scope_from_dict,
-    symptoms_from_list,
+    incident_from_dict,
 )
 from .timeutil import parse_rfc3339
 
@@ -64,17 +62,6 @@ def advice_from_dict(data: Mapping[str, Any], lookup: ChangeLookup) -> Advice:
         next_questions=tuple(str(q) for q in rec.get("next_questions") or ()))
     sources = tuple(_source(s) for s in data.get("sources") or ())
     return Advice(ranking, recommendation, sources)
-
-
-def incident_from_dict(data: object) -> Incident:
-    """``models.incident_to_dict``'s inverse."""
-    if not isinstance(data, Mapping):
-        raise InvalidInput("incident", data, "an object {target, started_at, environment}")
-    started = parse_rfc3339(data.get("started_at"), "incident.started_at")
-    return Incident(target=str(data.get("target")), started_at=started,
-                    environment=str(data.get("environment") or "production"),
-                    symptoms=symptoms_from_list(data.get("symptoms"), "incident.symptoms"),
-                    scope=scope_from_dict(data.get("scope"), "incident.scope"))
 
 
 def _suspect(data: Mapping[str, Any]) -> Suspect:

@@ -13,16 +13,7 @@ import yaml
 from .errors import InvalidInput
 from .graph import DependencyGraph
 from .graph_import import from_design
-from .models import (
-    DEFAULT_ENVIRONMENT,
-    Change,
-    Decision,
-    Incident,
-    changes_from_dicts,
-    scope_from_dict,
-    symptoms_from_list,
-)
-from .timeutil import parse_rfc3339
+from .models import Change, Decision, Incident, changes_from_dicts, incident_from_dict
 
 CASE_SUFFIXES = (".yaml", ".yml", ".json")
 _INCIDENT_FIELDS = {"target", "started_at", "environment", "symptoms", "scope"}
@@ -65,11 +56,7 @@ def _case(data: Any, path: str) -> Case:
     if unknown:
         raise InvalidInput(f"incident.{unknown[0]}", inc[unknown[0]],
                            "no such field; an incident has " + ", ".join(sorted(_INCIDENT_FIELDS)))
-    onset = parse_rfc3339(inc.get("started_at"), "incident.started_at")
-    incident = Incident(target=inc["target"], started_at=onset,
-                        environment=str(inc.get("environment") or DEFAULT_ENVIRONMENT),
-                        symptoms=symptoms_from_list(inc.get("symptoms"), "incident.symptoms"),
-                        scope=scope_from_dict(inc.get("scope"), "incident.scope"))
+    incident = incident_from_dict(inc)
     expect = data["expect"]
     if not isinstance(expect, Mapping) or "culprit" not in expect:
         raise InvalidInput("expect", expect, "a mapping with culprit and decision")

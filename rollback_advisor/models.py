@@ -472,6 +472,18 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
     return out
 
 
+
+def incident_from_dict(data: object) -> Incident:
+    """``incident_to_dict``'s inverse (a case file's incident, a stored advice's);
+    InvalidInput naming the field for anything else."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("incident", data, "an object {target, started_at, environment}")
+    started = parse_rfc3339(data.get("started_at"), "incident.started_at")
+    return Incident(target=str(data.get("target")), started_at=started,
+                    environment=str(data.get("environment") or DEFAULT_ENVIRONMENT),
+                    symptoms=symptoms_from_list(data.get("symptoms"), "incident.symptoms"),
+                    scope=scope_from_dict(data.get("scope"), "incident.scope"))
+
 def _finite(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
