@@ -335,15 +335,8 @@ class Store(AdviceReads):
         # services. Only a deploy whose version was (rare: a real rollback) needs its history.
         versions = sorted({c.version for c in eligible if c.version is not None})
         live: dict[tuple[str, str, str | None], set[str]] = {}
-        rows = conn.execute(
-            select(change_services.c.service, change_services.c.environment, changes.c.version,
-                   changes.c.id)
-            .join(change_services, change_services.c.change_id == changes.c.id)
-            .where(changes.c.version.in_(versions),
-                   changes.c.status == ChangeStatus.SUCCEEDED.value,
-                   change_services.c.kind.in_([ChangeKind.DEPLOY.value,
-                                               ChangeKind.ROLLBACK.value]))).all()
-        for service, environment, version, change_id in (*map(tuple, rows), *_live(items)):
+        for service, environment, version, change_id in (*bulk.live_versions(conn, versions),
+                                                         *_live(items)):
             live.setdefault((service, environment, version), set()).add(change_id)
         return [as_rollback(c, self._live_before(conn, c, items))
                 if may_be_redeploy(c)
@@ -578,8 +571,6 @@ def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
             chunk = []
     if chunk:
         yield chunk
-
-
 
 
 def _row(change: Change, now: int, owner: str, checked: bool = False) -> dict[str, Any]:

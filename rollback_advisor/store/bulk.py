@@ -107,8 +107,8 @@ _LIVE = ("SELECT change_services.service, change_services.environment, changes.v
 
 def live_versions(conn: Connection, versions: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(service, environment, version, id) of the stored succeeded deploys and rollbacks of
-    ``versions``: ``Store.classify``'s query, on the driver (SQLAlchemy's expansion of a
-    500-value IN list cost more than the lookup)."""
+    ``versions``: ``Store.classify``'s one query per batch, on the driver (SQLAlchemy's
+    expansion of a 500-value IN list cost more than the lookup)."""
     with _cursor(conn) as cursor:
         if conn.dialect.name == "postgresql":
             cursor.execute(_LIVE.format(versions="= ANY(%s)"), (list(versions),))
